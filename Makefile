@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` (set-up + end-to-end demo) and `make test` (set-up + tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ARGS ?=
+
+.PHONY: run test setup lint typecheck clean debian
+
+setup: $(STAMP) debian
+
+# torch first: on a machine without torch, a plain `torch` requirement pulls a multi-GB CUDA build,
+# so install the CPU build 2.13.0 explicitly when no GPU is visible (users with CUDA get their normal torch).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || { \
+	  if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install torch; \
+	  else $(BIN)/pip install torch==2.13.0 || $(BIN)/pip install torch --index-url https://download.pytorch.org/whl/cpu; fi; }
+	$(BIN)/pip install -e ".[dev]"
+	touch $(STAMP)
+
+# Formal systems come from Debian packages: install them when root, otherwise say how.
+debian:
+	@if command -v metamath >/dev/null 2>&1 && [ -f /usr/share/metamath/databases/set.mm ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq metamath metamath-databases) \
+	  || echo "warning: could not install metamath; run: apt-get install metamath metamath-databases"; \
+	else echo "note: Metamath needs: sudo apt-get install metamath metamath-databases"; fi
+
+run: setup
+	$(BIN)/hyperprover demo $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/hyperprover
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) dumped .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,166 @@
+"""The backward-proving protocol every formal system implements, and the env registry.
+
+The search only ever sees this module: goals are opaque, immutable values with a canonical `key`
+(identical subgoals are merged by it), tactics are plain text, and applying a tactic gives either
+the subgoals (none = the goal is closed) or a typed error.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Goal(Protocol):
+    """A proof obligation. Implementations are frozen dataclasses whose equality and hash follow `key`."""
+
+    @property
+    def key(self) -> str:
+        """Canonical text: two goals with the same key are the same goal."""
+        ...
+
+
+class TacticErrorKind(enum.StrEnum):
+    MALFORMED = "malformed"  # the text could not be parsed into a tactic
+    UNKNOWN_RULE = "unknown_rule"  # names a rule / label the env does not have (or may not use)
+    NO_MATCH = "no_match"  # the rule does not apply to the goal (at that position)
+    BAD_SUBSTITUTION = "bad_substitution"  # a substitution is missing, extra or ill-formed
+    INVALID_CHILD = "invalid_child"  # a subgoal would be false / undefined (division by zero, ...)
+    DISJOINT = "disjoint"  # a disjoint-variable condition is violated (Metamath)
+    TIMEOUT = "timeout"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class TacticError:
+    kind: TacticErrorKind
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.message}"
+
+
+@dataclass(frozen=True)
+class TacticResult:
+    """Outcome of `BackwardEnv.apply`: subgoals (empty = goal closed) or an error."""
+
+    tactic: str
+    children: tuple[Goal, ...] = ()
+    error: TacticError | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def closes(self) -> bool:
+        return self.error is None and not self.children
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """A goal to prove, with a label that stays the same across runs (`identities:12`, `mm:pm2.43`)."""
+
+    label: str
+    goal: Goal
+    split: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class ProofNode:
+    """A proof tree: the tactic applied to `goal` and one sub-proof per resulting subgoal, in order."""
+
+    goal: Goal
+    tactic: str
+    children: tuple[ProofNode, ...] = ()
+
+    def size(self) -> int:
+        return 1 + sum(c.size() for c in self.children)
+
+    def depth(self) -> int:
+        return 1 + max((c.depth() for c in self.children), default=0)
+
+    def steps(self) -> list[tuple[Goal, str]]:
+        """(goal, tactic) pairs in pre-order: the supervised training pairs of this proof."""
+        out = [(self.goal, self.tactic)]
+        for c in self.children:
+            out.extend(c.steps())
+        return out
+
+
+class ProofError(Exception):
+    """A proof failed re-verification; the message names the failing step."""
+
+
+class GoalParseError(ValueError):
+    """A goal given as text could not be parsed; the message gives the position of the problem."""
+
+
+class BackwardEnv(Protocol):
+    """A formal system seen backwards: goals are reduced to subgoals by tactics."""
+
+    name: str
+
+    def apply(self, goal: Goal, tactic: str) -> TacticResult: ...
+
+    def goal_tokens(self, goal: Goal) -> list[str]: ...
+
+    def tactic_tokens(self, tactic: str) -> list[str]: ...
+
+    def tactic_from_tokens(self, tokens: Sequence[str]) -> str:
+        """Inverse of `tactic_tokens` for decoded model output (may return malformed text)."""
+        ...
+
+    def parse_goal(self, text: str) -> Goal:
+        """Parse a goal written by a person; raises GoalParseError with the position of the problem."""
+        ...
+
+    def goal_text(self, goal: Goal) -> str:
+        """Human-readable form of a goal, for logs and printed proofs."""
+        ...
+
+    def theorems(self, split: str) -> list[Theorem]: ...
+
+    def check_proof(self, proof: ProofNode) -> None:
+        """Re-verify a whole proof tree from scratch; raises ProofError on any step that does not hold."""
+        ...
+
+
+EnvFactory = Callable[..., BackwardEnv]
+_REGISTRY: dict[str, tuple[str, str]] = {
+    # name -> (module, factory function); imported lazily so that `hyperprover --help` stays fast
+    "eq": ("hyperprover.envs.equations.env", "make_env"),
+    "mm": ("hyperprover.envs.metamath.env", "make_env"),
+    "sr": ("hyperprover.envs.sr.env", "make_env"),
+}
+
+
+def register_env(name: str, module: str, factory: str) -> None:
+    if name in _REGISTRY and _REGISTRY[name] != (module, factory):
+        raise ValueError(f"env {name!r} is already registered to {_REGISTRY[name]}")
+    _REGISTRY[name] = (module, factory)
+
+
+def env_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_env(name: str, **kwargs: Any) -> BackwardEnv:
+    import importlib
+
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown env {name!r}; choose one of {', '.join(env_names())}")
+    module, factory = _REGISTRY[name]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            raise NotImplementedError(f"env {name!r} has not landed yet ({module} is missing)") from e
+        raise
+    env: BackwardEnv = getattr(mod, factory)(**kwargs)
+    return env

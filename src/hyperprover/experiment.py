@@ -1,0 +1,186 @@
+"""Experiment folders: where a run writes everything it does, in formats a person can read.
+
+`<dump_path>/<exp_name>/<exp_id>/` (debug runs: `<dump_path>/debug/<exp_id>/`) holds params.json,
+train.log (with one `__log__:{json}` line per evaluation), tensorboard/ and checkpoints.
+A run that finds its folder with a checkpoint in it resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import string
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hyperprover.config import opt, save_params, section
+
+LOG_PREFIX = "__log__:"
+
+
+@dataclass
+class DebugConfig:
+    debug: bool = opt(False, "small data, the debug dump folder, quick evaluations")
+    size: int = opt(3000, "number of examples loaded per split in debug mode", min=1)
+
+
+@dataclass
+class RunConfig:
+    """Fields every run has: where it writes, what it is called, its seed."""
+
+    dump_path: str = opt("./dumped", "root folder of experiment folders")
+    exp_name: str = opt("default", "experiment name (a folder under dump_path)")
+    exp_id: str = opt("", "run id (a folder under exp_name); generated when empty")
+    seed: int = opt(0, "random seed (-1: random)", min=-1)
+    debug: DebugConfig = section(DebugConfig, "debug mode")
+
+
+def new_exp_id() -> str:
+    # SLURM jobs keep their job id so that requeued jobs find (and resume) their folder
+    if os.environ.get("SLURM_JOB_ID"):
+        return os.environ["SLURM_JOB_ID"]
+    rng = random.SystemRandom()
+    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+
+
+def dump_dir(cfg: RunConfig) -> Path:
+    """Resolve (and fix) the run folder; fills in cfg.exp_id when it was empty."""
+    if not cfg.exp_id:
+        cfg.exp_id = new_exp_id()
+    root = Path(cfg.dump_path).expanduser()
+    return root / "debug" / cfg.exp_id if cfg.debug.debug else root / cfg.exp_name / cfg.exp_id
+
+
+class _Formatter(logging.Formatter):
+    """`INFO - MM/DD/YY HH:MM:SS - H:MM:SS - message`, continuation lines indented under the message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = time.time()
+
+    def format(self, record: logging.LogRecord) -> str:
+        elapsed = int(record.created - self.start)
+        stamp = datetime.fromtimestamp(record.created).strftime("%m/%d/%y %H:%M:%S")
+        head = f"{record.levelname} - {stamp} - {elapsed // 3600}:{elapsed % 3600 // 60:02d}:{elapsed % 60:02d}"
+        msg = record.getMessage()
+        if record.exc_info:
+            msg += "\n" + self.formatException(record.exc_info)
+        return f"{head} - " + msg.replace("\n", "\n" + " " * (len(head) + 3))
+
+
+def create_logger(path: Path | None, name: str = "hyperprover", stderr: bool = True) -> logging.Logger:
+    """A logger writing to `path` (appending, so a resumed run keeps its history) and to stderr."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        h.close()
+    fmt = _Formatter()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(path, mode="a")
+        fh.setLevel(logging.DEBUG)
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+    if stderr:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setLevel(logging.INFO)
+        sh.setFormatter(fmt)
+        logger.addHandler(sh)
+    return logger
+
+
+class MetricsWriter:
+    """One JSON object per evaluation: a `__log__:` line in train.log and TensorBoard scalars."""
+
+    def __init__(self, logger: logging.Logger, tb_dir: Path | None) -> None:
+        self.logger = logger
+        self.tb_dir = tb_dir
+        self._tb: Any = None
+
+    def _writer(self) -> Any:
+        if self._tb is None and self.tb_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter  # lazy: torch is heavy
+
+            self._tb = SummaryWriter(str(self.tb_dir))
+        return self._tb
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        clean = {k: _jsonable(v) for k, v in metrics.items()}
+        for k, v in clean.items():
+            self.logger.info(f"{k} -> {v}")
+        self.logger.info(LOG_PREFIX + json.dumps(clean, sort_keys=True))
+        self.scalars(clean, step)
+
+    def scalars(self, values: dict[str, Any], step: int, prefix: str = "") -> None:
+        tb = self._writer()
+        if tb is None:
+            return
+        for k, v in values.items():
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                tb.add_scalar(prefix + k, v, step)
+        tb.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def _jsonable(v: Any) -> Any:
+    if hasattr(v, "item"):  # numpy / torch scalars
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def parse_log_lines(path: Path) -> list[dict[str, Any]]:
+    """The `__log__:` JSON objects of a train.log, in order."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            i = line.find(LOG_PREFIX)
+            if i >= 0:
+                out.append(json.loads(line[i + len(LOG_PREFIX):]))
+    return out
+
+
+@dataclass
+class Experiment:
+    path: Path
+    logger: logging.Logger
+    metrics: MetricsWriter
+    resumed: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pth"
+
+    def close(self) -> None:
+        self.metrics.close()
+        for h in list(self.logger.handlers):
+            h.flush()
+
+
+def setup_experiment(cfg: RunConfig, command: str, log_name: str = "train.log") -> Experiment:
+    """Create (or find again) the run folder, write params.json, start the logger and metrics writer."""
+    path = dump_dir(cfg)
+    resumed = (path / "checkpoint.pth").is_file()
+    path.mkdir(parents=True, exist_ok=True)
+    save_params(cfg, path / "params.json")
+    logger = create_logger(path / log_name)
+    if cfg.seed == -1:
+        cfg.seed = random.SystemRandom().randrange(2**31)
+    logger.info(f"hyperprover {command} in {path}" + (" (resuming from checkpoint.pth)" if resumed else ""))
+    logger.info("command: hyperprover " + " ".join([command, *sys.argv[2:]]))
+    return Experiment(path, logger, MetricsWriter(logger, path / "tensorboard"), resumed)

@@ -1,0 +1,50 @@
+"""What the search asks of a model: tactics with prior log-scores and a critic value per goal.
+
+No torch here: the transformer expander (hyperprover.model.expander) implements this protocol, and
+tests of the search logic use small scripted expanders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from hyperprover.config import opt
+from hyperprover.envs.base import Goal
+
+
+@dataclass
+class DecodingConfig:
+    """How the expander decodes tactics (spec model_and_training 1.5, htps 6.2)."""
+
+    n_samples: int = opt(8, "tactics returned per goal (the beam size with beam search)", min=1)
+    use_beam: bool = opt(False, "beam search instead of independent samples")
+    use_sampling: bool = opt(True, "sample (ancestral, or stochastic beam with use_beam); else greedy")
+    fixed_temperature: float = opt(1.0, "softmax temperature for sampling", min=1e-6)
+    top_k: int = opt(0, "keep the k most likely tokens at each step (0: off)", min=0)
+    top_p: float = opt(1.0, "nucleus sampling mass (1.0: off)", min=0.0, max=1.0)
+    length_penalty: float = opt(0.0, "score = sum log p / length**length_penalty")
+    max_gen_len: int = opt(64, "longest tactic in tokens; the stop token is forced after it", min=2)
+    max_input_len: int = opt(1024, "longer goals are rejected with an error expansion", min=2)
+    tokens_per_batch: int = opt(10000, "padded encoder tokens per model call", min=16)
+    use_cache: bool = opt(True, "incremental decoding with a KV cache")
+    precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
+                         choices=("float", "half", "bfloat16", "double"))
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The model's proposal for one goal. `error` set means no usable output (unknown token, too long)."""
+
+    goal: Goal
+    tactics: tuple[str, ...]
+    log_priors: tuple[float, ...]  # same length as tactics, each <= 0, sorted decreasing
+    critic: float  # estimated probability in [0, 1] that the goal is provable
+    error: str | None = None
+
+
+class Expander(Protocol):
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
+        """One Expansion per goal, in order."""
+        ...
