@@ -1,0 +1,213 @@
+"""`hyperprover sweep FILE.json`: expand a grid of options into jobs and run them.
+
+A sweep file maps option names (without `--`) to lists of values; the jobs are the Cartesian product.
+`SUBSWEEP_<NAME>` blocks hold named alternatives, each itself a grid merged into the rest; several blocks
+multiply; an empty block is neutral; an alternative with an empty list contributes no job. The key
+`"command"` names the subcommand every job runs, e.g. `["train"]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hyperprover.config import ConfigError, help_text, load_config, opt, section
+
+
+@dataclass
+class SlurmConfig:
+    partition: str = opt("", "SLURM partition (empty: the cluster default)")
+    gpus_per_node: int = opt(1, "GPUs per job", min=0)
+    cpus_per_task: int = opt(10, "CPU cores per job", min=1)
+    mem_gb: int = opt(0, "memory per job in GB (0: the cluster default)", min=0)
+    timeout_min: int = opt(4320, "wall-clock limit per job in minutes", min=1)
+    constraint: str = opt("", "SLURM --constraint (e.g. a GPU type)")
+
+
+@dataclass
+class SweepConfig:
+    dry_run: bool = opt(False, "print the jobs (one line each, then `N jobs`) and run nothing")
+    launcher: str = opt("local", "local: one job after another here; slurm: submitit to SLURM; "
+                        "submitit_local: submitit's local executor", choices=("local", "slurm", "submitit_local"))
+    dump_path: str = opt("./dumped", "root folder of the jobs' experiment folders")
+    exp_name: str = opt("", "experiment name of every job (default: the sweep file's name)")
+    max_jobs: int = opt(0, "run at most this many jobs (0: all)", min=0)
+    slurm: SlurmConfig = section(SlurmConfig, "SLURM options (launcher slurm)")
+
+
+@dataclass(frozen=True)
+class Job:
+    command: str
+    overrides: tuple[tuple[str, Any], ...]
+
+    @property
+    def job_id(self) -> str:
+        """Stable per set of overrides, so re-running a sweep finds (and resumes) each job's folder."""
+        blob = json.dumps([self.command, list(self.overrides)], sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+    def argv(self) -> list[str]:
+        out: list[str] = []
+        for key, value in self.overrides:
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, list | dict):
+                text = json.dumps(value)
+            else:
+                text = str(value)
+            out += [f"--{key}", text]
+        return out
+
+
+def expand_grid(spec: Mapping[str, Any], where: str = "sweep") -> list[dict[str, Any]]:
+    """All combinations of a grid (with SUBSWEEP blocks) as dicts of option -> value."""
+    plain: list[tuple[str, list[Any]]] = []
+    blocks: list[list[dict[str, Any]]] = []
+    for key, value in spec.items():
+        if key.startswith("SUBSWEEP"):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}: {key} must map alternative names to grids")
+            if not value:
+                continue  # an empty block is neutral (the original turned it into zero jobs)
+            alternatives: list[dict[str, Any]] = []
+            for name, grid in value.items():
+                if not isinstance(grid, Mapping):
+                    raise ConfigError(f"{where}: {key}.{name} must be a mapping of option -> list")
+                alternatives.extend(expand_grid(grid, f"{where}: {key}.{name}"))
+            blocks.append(alternatives)
+        elif not isinstance(value, list):
+            raise ConfigError(f"{where}: the value of {key!r} must be a list of values, got {value!r}")
+        else:
+            plain.append((key, value))
+    jobs = []
+    keys = [k for k, _ in plain]
+    for values in itertools.product(*(v for _, v in plain)):
+        base = dict(zip(keys, values))
+        for combo in itertools.product(*blocks):
+            merged = dict(base)
+            for part in combo:
+                merged.update(part)
+            jobs.append(merged)
+    return jobs
+
+
+def load_sweep(path: str | Path) -> list[Job]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"sweep file {path} does not exist")
+    try:
+        spec = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"sweep file {path} is not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"sweep file {path} must hold a JSON object")
+    command = spec.pop("command", None)
+    if not (isinstance(command, list) and len(command) == 1 and isinstance(command[0], str)):
+        raise ConfigError(f"sweep file {path} needs \"command\": [\"train\"] (or another subcommand)")
+    from hyperprover.cli import COMMANDS
+
+    if command[0] not in COMMANDS or command[0] == "sweep":
+        raise ConfigError(f"sweep file {path}: unknown command {command[0]!r}")
+    return [Job(command[0], tuple(combo.items())) for combo in expand_grid(spec, str(path))]
+
+
+def job_argv(job: Job, cfg: SweepConfig, sweep_name: str) -> list[str]:
+    given = {k for k, _ in job.overrides}
+    extra: list[str] = []
+    if "dump_path" not in given:
+        extra += ["--dump_path", cfg.dump_path]
+    if "exp_name" not in given:
+        extra += ["--exp_name", cfg.exp_name or sweep_name]
+    if "exp_id" not in given:
+        extra += ["--exp_id", job.job_id]
+    return [job.command, *job.argv(), *extra]
+
+
+def run_job(argv: Sequence[str]) -> int:
+    """Run one job in a fresh Python process (what the local and submitit launchers execute)."""
+    return subprocess.call([sys.executable, "-m", "hyperprover.cli", *argv])
+
+
+def launch_local(argvs: list[list[str]]) -> int:
+    failed = []
+    for i, argv in enumerate(argvs):
+        print(f"[{i + 1}/{len(argvs)}] hyperprover {' '.join(argv)}", flush=True)
+        start = time.time()
+        code = run_job(argv)
+        status = "ok" if code == 0 else f"FAILED (exit {code})"
+        print(f"[{i + 1}/{len(argvs)}] {status} in {time.time() - start:.1f}s", flush=True)
+        if code != 0:
+            failed.append(i + 1)
+    print(f"{len(argvs) - len(failed)}/{len(argvs)} jobs succeeded" +
+          (f"; failed: {', '.join(map(str, failed))}" if failed else ""))
+    return 1 if failed else 0
+
+
+def make_executor(cfg: SweepConfig, folder: Path) -> Any:
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("--launcher slurm needs submitit: pip install 'hyperprover[slurm]'") from None
+    if cfg.launcher == "submitit_local":
+        executor: Any = submitit.LocalExecutor(folder=str(folder))
+        executor.update_parameters(timeout_min=cfg.slurm.timeout_min)
+        return executor
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+    params: dict[str, Any] = {"timeout_min": cfg.slurm.timeout_min, "gpus_per_node": cfg.slurm.gpus_per_node,
+                              "cpus_per_task": cfg.slurm.cpus_per_task, "nodes": 1, "tasks_per_node": 1}
+    if cfg.slurm.partition:
+        params["slurm_partition"] = cfg.slurm.partition
+    if cfg.slurm.mem_gb:
+        params["mem_gb"] = cfg.slurm.mem_gb
+    if cfg.slurm.constraint:
+        params["slurm_constraint"] = cfg.slurm.constraint
+    executor.update_parameters(**params)
+    return executor
+
+
+def launch_submitit(argvs: list[list[str]], cfg: SweepConfig, folder: Path, wait: bool) -> int:
+    executor = make_executor(cfg, folder)
+    jobs = [executor.submit(run_job, argv) for argv in argvs]
+    for argv, job in zip(argvs, jobs):
+        print(f"submitted {job.job_id}: hyperprover {' '.join(argv)}")
+    print(f"{len(jobs)} jobs submitted; submitit logs in {folder}")
+    if not wait:
+        return 0
+    codes = [job.result() for job in jobs]
+    failed = [i + 1 for i, c in enumerate(codes) if c != 0]
+    print(f"{len(codes) - len(failed)}/{len(codes)} jobs succeeded" +
+          (f"; failed: {', '.join(map(str, failed))}" if failed else ""))
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str]) -> int:
+    args = list(argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(help_text(SweepConfig, "sweep FILE.json", __doc__ or ""))
+        return 0 if args else 2
+    path, rest = args[0], args[1:]
+    cfg = load_config(SweepConfig, rest)
+    jobs = load_sweep(path)
+    if cfg.max_jobs:
+        jobs = jobs[: cfg.max_jobs]
+    name = Path(path).stem
+    argvs = [job_argv(job, cfg, name) for job in jobs]
+    if cfg.dry_run:
+        for argv in argvs:
+            print("hyperprover " + " ".join(argv))
+        print(f"{len(argvs)} jobs")
+        return 0
+    if cfg.launcher == "local":
+        return launch_local(argvs)
+    folder = Path(cfg.dump_path) / "sweeps" / name / "submitit"
+    return launch_submitit(argvs, cfg, folder, wait=cfg.launcher == "submitit_local")
