@@ -1,0 +1,94 @@
+"""Evaluation results: one JSON line per proof attempt, appended and flushed, and the pass@k summary.
+
+An interrupted evaluation restarts from its results file: attempts already recorded are skipped, and a
+theorem proved once is not attempted again (evaluation stops at the first success).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperprover.envs.base import BackwardEnv, ProofNode
+
+
+def proof_to_json(env: BackwardEnv, proof: ProofNode) -> dict[str, Any]:
+    return {"goal": env.goal_text(proof.goal), "tactic": proof.tactic,
+            "children": [proof_to_json(env, c) for c in proof.children]}
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    label: str
+    attempt: int  # 1-based
+    proved: bool
+    proof: dict[str, Any] | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(line: str) -> AttemptRecord:
+        return AttemptRecord(**json.loads(line))
+
+
+class ResultsFile:
+    """Append-only JSON lines; a torn last line (a kill mid-write) is ignored on reading."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def read(self) -> list[AttemptRecord]:
+        if not self.path.exists():
+            return []
+        out = []
+        with open(self.path) as f:
+            for line in f:
+                try:
+                    out.append(AttemptRecord.from_json(line))
+                except (json.JSONDecodeError, TypeError):
+                    continue
+        return out
+
+    def append(self, record: AttemptRecord) -> None:
+        with open(self.path, "a") as f:
+            f.write(record.to_json() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def pending_attempts(labels: Sequence[str], max_attempts: int, done: Iterable[AttemptRecord],
+                     ) -> list[tuple[str, int]]:
+    """(label, attempt) still to run: not recorded yet, and the theorem not proved by an earlier one."""
+    recorded = {(r.label, r.attempt) for r in done}
+    proved = {r.label for r in done if r.proved}
+    return [(label, a) for a in range(1, max_attempts + 1) for label in labels
+            if label not in proved and (label, a) not in recorded]
+
+
+def summarize(labels: Sequence[str], records: Iterable[AttemptRecord], max_attempts: int) -> dict[str, Any]:
+    """n_theorems, proved, pass@1..k (share of theorems proved within the first k attempts), timing."""
+    first_success: dict[str, int] = {}
+    times: dict[str, float] = {}
+    wanted = set(labels)
+    for r in records:
+        if r.label not in wanted:
+            continue
+        times[r.label] = times.get(r.label, 0.0) + float(r.stats.get("time_s", 0.0))
+        if r.proved:
+            first_success[r.label] = min(first_success.get(r.label, r.attempt), r.attempt)
+    n = len(labels)
+    summary: dict[str, Any] = {"n_theorems": n, "proved": len(first_success),
+                               "proved_labels": sorted(first_success)}
+    for k in range(1, max_attempts + 1):
+        summary[f"pass@{k}"] = sum(1 for a in first_success.values() if a <= k) / n if n else 0.0
+    summary["time_per_theorem_s"] = sum(times.values()) / n if n else 0.0
+    return summary
