@@ -1,0 +1,128 @@
+import threading
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hyperprover.config import ConfigError
+from hyperprover.online.hyperopt import SearchParamsSampler, apply_draw, parse_param_str
+from hyperprover.online.label_sampler import (
+    AttemptOutcome,
+    LabelSampler,
+    LabelSamplerConfig,
+    SplitSampler,
+    parse_split_props,
+)
+from hyperprover.online.replay_buffer import ReplayBuffer
+from hyperprover.search.config import SearchConfig
+from hyperprover.search.expander import DecodingConfig
+
+PAPER = ("{'n_expansions':[1000,10000],'n_samples':[8,16,32,48],'temperature':[0.8,2.0],"
+         "'exploration':[0.01,100],'depth_penalty':[0.8,0.9,0.95,1],'length_penalty':[0,1.2]}")
+
+
+def test_split_props():
+    assert parse_split_props("train:1,identities:3") == {"train": 0.25, "identities": 0.75}
+    assert parse_split_props("identities") == {"identities": 1.0}
+    with pytest.raises(ConfigError, match="bad weight"):
+        parse_split_props("train:x")
+    with pytest.raises(ConfigError, match="positive weight"):
+        parse_split_props("train:0")
+
+
+def test_paper_hyperopt_draws_in_range():
+    sampler = SearchParamsSampler("random", PAPER, seed=1)
+    for _ in range(200):
+        d = sampler.draw()
+        assert 1000 <= d["n_expansions"] <= 10000 and isinstance(d["n_expansions"], int)
+        assert d["n_samples"] in (8, 16, 32, 48) and 0.8 <= d["temperature"] <= 2.0
+        assert 0.01 <= d["exploration"] <= 100 and d["depth_penalty"] in (0.8, 0.9, 0.95, 1)
+        search, dec = apply_draw(SearchConfig(), DecodingConfig(), d)
+        assert search.n_expansions == d["n_expansions"] and dec.fixed_temperature == d["temperature"]
+        assert dec.n_samples == d["n_samples"] and search.exploration == d["exploration"]
+    # exploration is log-uniform: about half the draws below 1 = sqrt(0.01 * 100)
+    below = sum(sampler.draw()["exploration"] < 1 for _ in range(2000))
+    assert 850 < below < 1150
+
+
+def test_fixed_hyperopt_draws_nothing():
+    assert SearchParamsSampler("fixed", PAPER).draw() == {}
+
+
+def test_hyperopt_errors():
+    with pytest.raises(ConfigError, match="unknown parameter 'tempreature'"):
+        parse_param_str("{'tempreature': [1, 2]}")
+    with pytest.raises(ConfigError, match="range"):
+        parse_param_str("{'temperature': [1, 2, 3]}")
+    with pytest.raises(ConfigError, match="dict literal"):
+        parse_param_str("__import__('os')")
+
+
+def test_solve_rates_per_bucket():
+    sampler = SearchParamsSampler("random", "{'temperature': [0.0, 1.0], 'policy': ['alpha_zero', 'other']}")
+    sampler.record({"temperature": 0.05, "policy": "other"}, True)
+    sampler.record({"temperature": 0.07, "policy": "other"}, False)
+    sampler.record({"temperature": 0.95, "policy": "alpha_zero"}, True)
+    rates = sampler.solve_rates()
+    assert rates["prop_solved__temperature__0-0.1"] == 0.5
+    assert rates["prop_solved__temperature__0.9-1"] == 1.0
+    assert rates["prop_solved__policy__other"] == 0.5
+
+
+def test_tactic_fill_forces_length_penalty_zero():
+    search, dec = apply_draw(SearchConfig(), DecodingConfig(length_penalty=1.0), {"tactic_fill": "all"})
+    assert search.add_tactic_fill and not search.add_tactic_errors and dec.length_penalty == 0.0
+
+
+def test_prioritized_sampler_warmup_then_priority():
+    labels = [f"l{i}" for i in range(5)]
+    s = LabelSampler(labels, LabelSamplerConfig(use_prioritized_label_sampler=True,
+                                                priority_kind="prop_not_proved", rho=0.0), seed=0)
+    assert sorted(s.sample() for _ in range(5)) == labels  # warm-up hands each label out once
+    for label in labels[:4]:
+        s.update(AttemptOutcome(label, proved=True))
+    s.update(AttemptOutcome("l4", proved=False))
+    p = s.probabilities()
+    assert p[4] == pytest.approx(1.0) and sum(p) == pytest.approx(1.0)
+    assert all(s.sample() == "l4" for _ in range(20))
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans(), st.floats(0, 1)), max_size=30),
+       st.sampled_from(["pos_value_loss", "prop_not_proved", "first_time_proved", "minproof_size", "uniform"]),
+       st.booleans(), st.booleans())
+def test_probabilities_are_a_distribution(updates, kind, uniform_stale, uniform_non_solved):
+    cfg = LabelSamplerConfig(use_prioritized_label_sampler=True, priority_kind=kind,
+                             use_uniform_as_staleness=uniform_stale, uniform_probs_for_non_solved=uniform_non_solved)
+    s = LabelSampler([f"l{i}" for i in range(6)], cfg, seed=3)
+    for i, proved, critic in updates:
+        s.sample()
+        s.update(AttemptOutcome(f"l{i}", proved, minproof_size=3 if proved else None, solved_critics=(critic,)))
+    p = s.probabilities()
+    assert all(x >= 0 for x in p) and sum(p) == pytest.approx(1.0)
+
+
+def test_split_sampler_weights():
+    ss = SplitSampler({"a": ["a1"], "b": ["b1", "b2"]}, {"a": 0.8, "b": 0.2}, LabelSamplerConfig(), seed=0)
+    draws = [ss.sample()[0] for _ in range(2000)]
+    assert 1500 < draws.count("a") < 1700
+    with pytest.raises(ConfigError, match="no theorems"):
+        SplitSampler({"a": []}, {"a": 1.0}, LabelSamplerConfig())
+
+
+def test_replay_buffer_fifo_and_blocking():
+    rb: ReplayBuffer[int] = ReplayBuffer(min_len=3, max_len=5, seed=0)
+    with pytest.raises(TimeoutError):
+        rb.draw(1, timeout=0.05)
+    got: list[int] = []
+    t = threading.Thread(target=lambda: got.extend(rb.draw(4, timeout=5)))
+    t.start()
+    time.sleep(0.05)
+    rb.add([1, 2])
+    time.sleep(0.05)
+    assert not got  # still waiting: 2 < min_len
+    rb.add([3, 4, 5, 6, 7])
+    t.join(timeout=5)
+    assert len(got) == 4 and list(rb.items) == [3, 4, 5, 6, 7]  # FIFO dropped 1 and 2
+    assert set(rb.draw(200)) == {3, 4, 5, 6, 7}  # uniform with replacement covers everything
+    assert rb.stats()["ingress"] == 7
