@@ -62,15 +62,15 @@ def run_by_hand(env: BackwardEnv, root: Goal, tactics: Iterable[str], out: TextI
         if not tactic or tactic.startswith("#"):
             continue
         if not session.open_goals:
-            out.write(f"tactic {n}: ignored, no goal is left open\n")
+            out.write(f"line {n}: ignored, no goal is left open\n")
             continue
         goal, error, children = session.step(tactic)
         if error is not None:
-            out.write(f"tactic {n}: error: {error}\n")
+            out.write(f"line {n}: error: {error}\n")
         elif not children:
-            out.write(f"tactic {n}: closes {env.goal_text(goal)}\n")
+            out.write(f"line {n}: closes {env.goal_text(goal)}\n")
         else:
-            out.write(f"tactic {n}: {len(children)} subgoal(s)\n")
+            out.write(f"line {n}: {len(children)} subgoal(s)\n")
             for c in children:
                 out.write(f"    {env.goal_text(c)}\n")
     if session.open_goals:
