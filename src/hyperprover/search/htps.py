@@ -1,0 +1,261 @@
+"""HyperTree Proof Search (htps spec 2): batched hypertree selection, expansion, backup.
+
+One batch = up to `succ_expansions` simulations. A simulation descends from the root breadth-first
+and, at every expanded goal, picks one tactic with the node policy and continues into ALL of that
+tactic's subgoals; its leaves are unexpanded goals (sent to the model) or solved goals (value 1).
+Virtual counts added on the way push later simulations of the batch elsewhere; they are all removed
+by the backup, which runs once every goal of the batch has been expanded.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+
+from hyperprover.envs.base import Goal, TacticResult
+from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng
+from hyperprover.search.config import SearchConfig
+from hyperprover.search.expander import Expansion
+from hyperprover.search.filtering import build_node
+from hyperprover.search.graph import Hypergraph, Node
+from hyperprover.search.policy import choose, node_policy
+from hyperprover.search.samples import Tokenizer
+
+
+class _Sim:
+    """One goal occurrence in a simulation; `tactic` is -1 for a leaf."""
+
+    __slots__ = ("key", "depth", "parent", "tactic", "children", "value")
+
+    def __init__(self, key: str, depth: int, parent: int) -> None:
+        self.key, self.depth, self.parent = key, depth, parent
+        self.tactic = -1
+        self.children: list[int] = []
+        self.value = -1.0  # < 0: to be read from the node once expanded
+
+
+class HTPS:
+    """One HTPS proof attempt, driven through to_expand / receive (see search.api)."""
+
+    def __init__(self, goal: Goal, cfg: SearchConfig, label: str = "", tokenizer: Tokenizer | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.goal, self.cfg, self.label, self.tokenizer = goal, cfg, label or goal.key, tokenizer
+        self.rng = rng or search_rng(cfg, self.label)
+        self.graph = Hypergraph(goal)
+        self.n_expanded = 0
+        self.stop_reason = ""
+        self._pending: list[Goal] = []
+        self._sims: list[list[_Sim]] = []
+        self._backed_up: set[tuple[int, ...]] = set()
+        self._propagated = False  # expandable masks refreshed in the current batch
+        self._start = time.perf_counter()
+        self._search_s = 0.0
+        self.stats: dict[str, float] = dict.fromkeys((
+            "nsteps", "n_simulations", "useful_updates", "propagate_expandable", "failed_find_to_expand",
+            "cycle_kills", "backup_from_solved", "backup_from_critic", "backup_from_failed", "backup_skipped",
+            "simu_depth_max", "n_expansion_goals"), 0.0)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.stop_reason)
+
+    # -- selection -----------------------------------------------------------------------------------
+    def to_expand(self) -> list[Goal]:
+        if self._pending:
+            raise RuntimeError("to_expand called twice without receive")
+        if self.done:
+            return []
+        t0 = time.perf_counter()
+        cfg, g = self.cfg, self.graph
+        in_flight: dict[str, None] = {}
+        self._sims = []
+        self._propagated = False
+        budget = cfg.n_expansions - self.n_expanded
+        for _ in range(cfg.succ_expansions):
+            if len(in_flight) >= budget or (cfg.max_nodes_in_expansion and
+                                            len(in_flight) >= cfg.max_nodes_in_expansion):
+                break
+            sim = self._simulate()
+            if sim is None and not self._propagated:
+                # stale masks: rebuild them once per batch, then stop if nothing is left to expand
+                self._propagated = True
+                self.stats["propagate_expandable"] += 1
+                g.refresh_expandable(self._stop_at_solved())
+                if not g.unexplored or g.dead:
+                    break
+                sim = self._simulate()
+            if sim is None:
+                self.stats["failed_find_to_expand"] += 1
+                break
+            sims, leaves = sim
+            new = [k for k in leaves if k not in in_flight]
+            self.stats["useful_updates"] += bool(new)
+            in_flight.update(dict.fromkeys(new))
+            self._sims.append(sims)
+        self.stats["n_simulations"] += len(self._sims)
+        self._pending = [g.goals[k] for k in in_flight]
+        if not self._pending:
+            self._undo_all_virtual()
+            self.stop_reason = ("proved" if g.proved else "dead_root" if g.dead else
+                                "exhausted" if not g.unexplored else "no_goal_to_expand")
+            self.stats["dead_root"] = float(g.dead)
+        self._search_s += time.perf_counter() - t0
+        return list(self._pending)
+
+    def _stop_at_solved(self) -> bool:
+        return self.cfg.early_stop or (self.cfg.early_stop_on_solved_if_root_unproved and not self.graph.proved)
+
+    def _simulate(self) -> tuple[list[_Sim], list[str]] | None:
+        """One hypertree descent; None when it reaches no unexpanded goal (its virtual counts undone)."""
+        cfg, g = self.cfg, self.graph
+        nodes = g.nodes
+        vl = cfg.virtual_loss
+        level = cfg.policy_temp_level
+        temp = cfg.policy_temperature
+        while True:  # restarted after each cycle kill
+            if g.dead:
+                return None
+            tau = temp * self.rng.random() if temp > 0 and level == "simutree" else temp
+            sims = [_Sim(g.root, 0, -1)]
+            added: list[tuple[Node, int]] = []
+            leaves: list[str] = []
+            root_solved = g.proved
+            restart = False
+            i = 0
+            while i < len(sims):
+                x = sims[i]
+                n = nodes.get(x.key)
+                if n is None:
+                    leaves.append(x.key)
+                    i += 1
+                    continue
+                if x.depth < n.depth:
+                    n.depth = x.depth
+                if n.is_terminal or (n.solved and (cfg.early_stop or (
+                        not root_solved and cfg.early_stop_on_solved_if_root_unproved))):
+                    # through live tactics the only reachable terminal is a solved one
+                    x.value = 1.0 if n.solved else 0.0
+                    i += 1
+                    continue
+                pi, allowed = node_policy(n, cfg, selection=True)
+                t = choose(pi, allowed, temp * self.rng.random() if temp > 0 and level == "node" else tau, self.rng)
+                if self._closes_cycle(sims, i, n.children[t]):
+                    self.stats["cycle_kills"] += 1
+                    g.kill(n.key, t)
+                    for m, mt in added:
+                        m.V[mt] -= vl
+                    if self._propagated:
+                        g.refresh_expandable(self._stop_at_solved())
+                    restart = True
+                    break
+                n.V[t] += vl
+                added.append((n, t))
+                x.tactic = t
+                d = x.depth + 1
+                for c in n.children[t]:
+                    x.children.append(len(sims))
+                    sims.append(_Sim(c, d, i))
+                i += 1
+            if restart:
+                continue
+            if not leaves:
+                for m, mt in added:
+                    m.V[mt] -= vl
+                return None
+            depth = sims[-1].depth
+            if depth > self.stats["simu_depth_max"]:
+                self.stats["simu_depth_max"] = depth
+            return sims, leaves
+
+    @staticmethod
+    def _closes_cycle(sims: list[_Sim], i: int, children: Sequence[str]) -> bool:
+        if not children:
+            return False
+        j = i
+        while j >= 0:
+            if sims[j].key in children:
+                return True
+            j = sims[j].parent
+        return False
+
+    def _undo_all_virtual(self) -> None:
+        vl = self.cfg.virtual_loss
+        for sims in self._sims:
+            for x in sims:
+                if x.tactic >= 0:
+                    self.graph.nodes[x.key].V[x.tactic] -= vl
+        self._sims = []
+
+    # -- expansion and backup ------------------------------------------------------------------------
+    def receive(self, expansions: Sequence[Expansion], results: Sequence[Sequence[TacticResult]]) -> None:
+        check_batch(self._pending, expansions, results)
+        t0 = time.perf_counter()
+        cfg, g = self.cfg, self.graph
+        g.add_nodes([build_node(goal, e, r, cfg) for goal, e, r in zip(self._pending, expansions, results)])
+        for sims in self._sims:
+            self._backup(sims)
+        for sims in self._sims:  # the invariant the whole batch scheme rests on
+            for x in sims:
+                if x.tactic >= 0 and g.nodes[x.key].V[x.tactic] != 0:
+                    raise AssertionError(f"virtual count of {x.key!r} tactic {x.tactic} is not back to 0")
+        self.n_expanded += len(self._pending)
+        self.stats["nsteps"] += 1
+        self.stats["n_expansion_goals"] += len(self._pending)
+        self._pending, self._sims = [], []
+        if cfg.early_stop and g.proved:
+            self.stop_reason = "proved"
+        elif self.n_expanded >= cfg.n_expansions:
+            self.stop_reason = "budget"
+        elif g.dead:
+            self.stop_reason = "dead_root"
+        elif time.perf_counter() - self._start > cfg.timeout_s:
+            self.stop_reason = "timeout"
+        self._search_s += time.perf_counter() - t0
+
+    def _backup(self, sims: list[_Sim]) -> None:
+        cfg, nodes = self.cfg, self.graph.nodes
+        vl, gamma = cfg.virtual_loss, cfg.depth_penalty
+        skip = False
+        if sims[0].tactic < 0:  # the root itself was the leaf: nothing to back up
+            return
+        if cfg.backup_once:
+            h = tuple(x.tactic for x in sims)
+            skip = h in self._backed_up
+            self._backed_up.add(h)
+            self.stats["backup_skipped"] += skip
+        for x in reversed(sims):  # children always come after their parent
+            n = nodes[x.key]
+            if x.tactic < 0:
+                if x.value < 0:  # a goal expanded in this batch: 1 solved, 0 failed, else its critic
+                    x.value = 1.0 if n.solved else n.critic
+                key = "backup_from_solved" if x.value == 1.0 else "backup_from_failed" if n.is_bad \
+                    else "backup_from_critic"
+                self.stats[key] += 1
+                continue
+            v = math.prod(sims[c].value for c in x.children)
+            if n.solved and cfg.backup_one_for_solved:
+                v = 1.0
+            if gamma < 1.0:
+                v *= gamma
+            x.value = v
+            n.V[x.tactic] -= vl
+            if not skip:
+                n.N[x.tactic] += 1
+                n.W[x.tactic] += v
+
+    # -- result --------------------------------------------------------------------------------------
+    def result(self) -> SearchResult:
+        if self._pending:
+            raise RuntimeError("result() while a batch is in flight")
+        t0 = time.perf_counter()
+        elapsed = time.perf_counter() - self._start
+        stats = dict(self.stats)
+        stats.update({"n_expansions": float(self.n_expanded), "time": elapsed,
+                      "time_search_s": self._search_s,
+                      "simulations_per_s": stats["n_simulations"] / max(self._search_s, 1e-9)})
+        res = graph_result(self.graph, self.cfg, self.label, self.goal, stats,
+                           self.stop_reason or "unfinished", self.tokenizer, self.rng)
+        res.stats["time_search_s"] += time.perf_counter() - t0
+        return res

@@ -1,0 +1,225 @@
+"""The Prover: K searches at once against one batched expander and one env (or env pool).
+
+Each step asks every live search for its goals, sends all of them to the expander in ONE call,
+applies every proposed tactic through the env, and hands each search its share of the results.
+A finished search is replaced by the next theorem of the queue. Every proof is re-checked from
+scratch with `env.check_proof` before it is reported; a proof that fails is reported as not proved
+with the checker's message in `error`. `on_batch` sees every step (`hyperprover prove --trace 1`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticResult, Theorem
+from hyperprover.search.api import Search
+from hyperprover.search.bfs import BestFirst
+from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
+from hyperprover.search.env_pool import EnvPool
+from hyperprover.search.expander import DecodingConfig, Expander, Expansion
+from hyperprover.search.greedy import Greedy
+from hyperprover.search.htps import HTPS
+from hyperprover.search.samples import Samples, Tokenizer
+
+SEARCHES: dict[str, Callable[..., Search]] = {"htps": HTPS, "bfs": BestFirst, "greedy": Greedy}
+
+
+def make_search(kind: str, goal: Goal, cfg: SearchConfig, label: str = "", tokenizer: Tokenizer | None = None,
+                rng: random.Random | None = None) -> Search:
+    if kind not in SEARCHES:
+        raise ValueError(f"unknown prover {kind!r}; choose one of {', '.join(PROVERS)}")
+    search: Search = SEARCHES[kind](goal, cfg, label, tokenizer, rng)
+    return search
+
+
+@dataclass(frozen=True)
+class ProofRecord:
+    """What the Prover reports per theorem (attempt)."""
+
+    label: str
+    goal: Goal
+    proved: bool
+    proof: ProofNode | None  # None unless proved (a proof that failed its re-check is dropped)
+    stats: dict[str, float]
+    samples: Samples = field(default_factory=Samples)
+    stop_reason: str = ""
+    error: str | None = None  # failed re-check, or a crash of the search
+
+
+@dataclass(frozen=True)
+class BatchTrace:
+    """One Prover step: the goals of every live search and what the model and env made of them."""
+
+    step: int
+    labels: tuple[str, ...]  # the theorem each goal belongs to
+    goals: tuple[Goal, ...]
+    expansions: tuple[Expansion, ...]
+    results: tuple[tuple[TacticResult, ...], ...]
+    n_searches: int
+    model_s: float
+    env_s: float
+    search_s: float
+
+
+@dataclass
+class _Slot:
+    theorem: Theorem
+    search: Search
+    start: float
+    goals: list[Goal] = field(default_factory=list)
+    model_s: float = 0.0
+    env_s: float = 0.0
+    error: str | None = None
+
+
+class Prover:
+    def __init__(self, env: BackwardEnv, expander: Expander, search: SearchConfig, decoding: DecodingConfig,
+                 cfg: ProverConfig, env_factory: Callable[[], BackwardEnv] | None = None,
+                 on_batch: Callable[[BatchTrace], None] | None = None) -> None:
+        check_search_config(search, decoding.length_penalty)
+        if cfg.prover not in SEARCHES:
+            raise ValueError(f"unknown prover {cfg.prover!r}; choose one of {', '.join(PROVERS)}")
+        self.env, self.expander, self.search_cfg, self.decoding, self.cfg = env, expander, search, decoding, cfg
+        self.on_batch = on_batch
+        self.pool = EnvPool(env, cfg.env_workers, env_factory, timed=search.proof_stype == "time")
+        # wall seconds by part (search_cpu_s: CPU time of this thread in the searches, for benchmarks)
+        self.totals = {"model_s": 0.0, "env_s": 0.0, "search_s": 0.0, "search_cpu_s": 0.0, "check_s": 0.0,
+                       "steps": 0.0, "goals": 0.0, "tactics": 0.0}
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Prover:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self, th: Theorem) -> _Slot:
+        attempt = th.meta.get("attempt", 0)
+        rng = random.Random(f"{self.search_cfg.seed}:{th.label}:{attempt}")
+        return _Slot(th, make_search(self.cfg.prover, th.goal, self.search_cfg, th.label, self.env, rng),
+                     time.perf_counter())
+
+    def prove(self, theorems: Iterable[Theorem]) -> Iterator[ProofRecord]:
+        """Yield one record per theorem, in the order the searches finish."""
+        queue = iter(theorems)
+        alive: list[_Slot] = []
+        step = 0
+        while True:
+            # ask every search for goals; replace finished ones until the queue runs dry
+            i = 0
+            while True:
+                while len(alive) < self.cfg.n_simultaneous_proofs:
+                    th = next(queue, None)
+                    if th is None:
+                        break
+                    alive.append(self._start(th))
+                if i >= len(alive):
+                    break
+                slot = alive[i]
+                t0, c0 = time.perf_counter(), time.thread_time()
+                try:
+                    slot.goals = [] if slot.error else slot.search.to_expand()
+                except Exception:  # noqa: BLE001 - a crashed search is reported, the others go on
+                    slot.error, slot.goals = "search crashed: " + traceback.format_exc(limit=3), []
+                self.totals["search_s"] += time.perf_counter() - t0
+                self.totals["search_cpu_s"] += time.thread_time() - c0
+                if slot.goals:
+                    i += 1
+                else:
+                    alive.pop(i)
+                    yield self._finish(slot)
+            if not alive:
+                return
+            step += 1
+            self._step(step, alive)
+
+    def _step(self, step: int, alive: list[_Slot]) -> None:
+        goals = [g for s in alive for g in s.goals]
+        t0 = time.perf_counter()
+        expansions = self.expander.expand(goals, self.decoding)
+        t1 = time.perf_counter()
+        if len(expansions) != len(goals):
+            raise RuntimeError(f"the expander returned {len(expansions)} expansions for {len(goals)} goals")
+        tasks = [(e.goal, tuple(e.tactics)) for e in expansions if e.error is None]
+        applied = iter(self.pool.apply(tasks))
+        results = [tuple(next(applied)) if e.error is None else () for e in expansions]
+        t2 = time.perf_counter()
+        model_s, env_s = t1 - t0, t2 - t1
+        n_tactics = max(1, sum(len(t[1]) for t in tasks))
+        search_s = 0.0
+        j = 0
+        for s in alive:
+            k = len(s.goals)
+            exps, res = expansions[j:j + k], results[j:j + k]
+            j += k
+            s.model_s += model_s * k / len(goals)
+            s.env_s += env_s * sum(len(r) for r in res) / n_tactics
+            t3, c3 = time.perf_counter(), time.thread_time()
+            try:
+                s.search.receive(exps, res)
+            except Exception:  # noqa: BLE001
+                s.error = "search crashed: " + traceback.format_exc(limit=3)
+            search_s += time.perf_counter() - t3
+            self.totals["search_cpu_s"] += time.thread_time() - c3
+        tot = self.totals
+        tot["model_s"] += model_s
+        tot["env_s"] += env_s
+        tot["search_s"] += search_s
+        tot["steps"] += 1
+        tot["goals"] += len(goals)
+        tot["tactics"] += sum(len(r) for r in results)
+        if self.on_batch is not None:
+            labels = tuple(s.theorem.label for s in alive for _ in s.goals)
+            self.on_batch(BatchTrace(step, labels, tuple(goals), tuple(expansions), tuple(results), len(alive),
+                                     model_s, env_s, search_s))
+
+    def _finish(self, slot: _Slot) -> ProofRecord:
+        th = slot.theorem
+        if slot.error is not None:
+            stats = {"time_model_s": slot.model_s, "time_env_s": slot.env_s,
+                     "time_wall_s": time.perf_counter() - slot.start}
+            return ProofRecord(th.label, th.goal, False, None, stats, Samples(), "crashed", slot.error)
+        t0, c0 = time.perf_counter(), time.thread_time()
+        res = slot.search.result()
+        self.totals["search_s"] += time.perf_counter() - t0
+        self.totals["search_cpu_s"] += time.thread_time() - c0
+        stats = dict(res.stats)
+        stats.update({"time_model_s": slot.model_s, "time_env_s": slot.env_s,
+                      "time_wall_s": time.perf_counter() - slot.start})
+        proof, error, samples = res.proof, None, res.samples
+        if proof is not None:
+            t0 = time.perf_counter()
+            try:
+                self.env.check_proof(proof)
+            except Exception as e:  # noqa: BLE001 - any failure of the checker means "not proved"
+                proof, error = None, f"proof failed re-check: {type(e).__name__}: {e}".splitlines()[0]
+                samples = Samples()  # the env contradicted itself: nothing from this search is trusted
+            stats["time_check_s"] = time.perf_counter() - t0
+            self.totals["check_s"] += stats["time_check_s"]
+        return ProofRecord(th.label, th.goal, proof is not None, proof, stats, samples, res.stop_reason, error)
+
+
+def proof_to_dict(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.key) -> dict[str, object]:
+    """A proof as nested JSON-able dicts {goal, tactic, children} (goal text from `text`)."""
+    return {"goal": text(proof.goal), "tactic": proof.tactic,
+            "children": [proof_to_dict(c, text) for c in proof.children]}
+
+
+def format_proof(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.key, indent: str = "  ") -> str:
+    """A proof as an indented tree: each goal, then the tactic applied to it, then its subgoals."""
+    lines: list[str] = []
+
+    def walk(p: ProofNode, depth: int) -> None:
+        lines.append(f"{indent * depth}{text(p.goal)}")
+        lines.append(f"{indent * depth}  by {p.tactic}")
+        for c in p.children:
+            walk(c, depth + 1)
+
+    walk(proof, 0)
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""The Prover: K searches batched into one expander call, env in-process or in a worker pool, re-checks."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+import pytest
+
+from hyperprover.envs.base import Theorem
+from hyperprover.search import BatchTrace, ProofRecord, Prover, ProverConfig, SearchConfig
+from hyperprover.search.expander import DecodingConfig
+from search_fixtures import (
+    PROBLEM_ROOTS,
+    PROBLEMS,
+    PROVABLE_ROOTS,
+    ToyEnv,
+    ToyGoal,
+    expander_from_rules,
+    make_problem_env,
+)
+
+
+def run(prover: str = "htps", k: int = 3, workers: int = 0, env: ToyEnv | None = None,
+        traces: list[BatchTrace] | None = None) -> tuple[list[ProofRecord], list[list[str]], ToyEnv]:
+    env = env or make_problem_env()
+    exp = expander_from_rules(PROBLEMS, seed=3)
+    cfg = ProverConfig(prover=prover, n_simultaneous_proofs=k, env_workers=workers)
+    search = SearchConfig(early_stop=True, n_expansions=200, succ_expansions=4)
+    with Prover(env, exp, search, DecodingConfig(), cfg, env_factory=make_problem_env,
+                on_batch=traces.append if traces is not None else None) as p:
+        records = list(p.prove(env.theorems("toy")))
+        assert p.totals["steps"] == len(exp.calls) and p.totals["goals"] == sum(map(len, exp.calls))
+    return records, exp.calls, env
+
+
+def labels_proved(records: list[ProofRecord]) -> set[str]:
+    return {PROBLEM_ROOTS[int(r.label.split(":")[1])] for r in records if r.proved}
+
+
+def test_k_searches_share_one_expander_call() -> None:
+    traces: list[BatchTrace] = []
+    records, calls, env = run(k=3, traces=traces)
+    assert calls[0] == ["p0", "p1", "p2"]  # the first three theorems' roots in ONE model call
+    assert sorted(r.label for r in records) == [f"toy:{i}" for i in range(5)]
+    assert labels_proved(records) == PROVABLE_ROOTS
+    for r in records:
+        assert r.error is None
+        if r.proved:
+            assert r.proof is not None
+            env.check_proof(r.proof)  # every proof returned re-checks
+            assert r.stats["n_expansions"] >= 1 and r.stats["n_nodes"] >= 1
+            assert {"time_model_s", "time_env_s", "time_search_s", "time_wall_s"} <= set(r.stats)
+            assert r.samples.proof is not None
+    # at most K searches at once; the trace names the theorem of every goal
+    assert max(t.n_searches for t in traces) == 3
+    assert any(len(set(t.labels)) > 1 for t in traces)
+    assert [len(t.goals) for t in traces] == [len(c) for c in calls]
+
+
+def test_env_workers_give_the_same_records() -> None:
+    local, _, _ = run(workers=0)
+    pooled, _, env = run(workers=2)
+    assert [(r.label, r.proved, r.proof) for r in pooled] == [(r.label, r.proved, r.proof) for r in local]
+    for r in pooled:
+        if r.proof is not None:
+            env.check_proof(r.proof)
+
+
+@pytest.mark.parametrize("prover", ["htps", "bfs", "greedy"])
+def test_every_prover_kind(prover: str) -> None:
+    records, _, env = run(prover=prover, k=2)
+    assert len(records) == 5
+    assert labels_proved(records) <= PROVABLE_ROOTS
+    if prover != "greedy":
+        assert labels_proved(records) == PROVABLE_ROOTS
+    for r in records:
+        if r.proof is not None:
+            env.check_proof(r.proof)
+
+
+def test_a_proof_that_fails_its_recheck_is_not_reported() -> None:
+    env = ToyEnv(PROBLEMS, PROBLEM_ROOTS, reject_proofs_of=["p3"])
+    records, _, _ = run(env=env)
+    p3 = [r for r in records if r.label == "toy:3"][0]
+    assert not p3.proved and p3.proof is None and "re-check" in (p3.error or "")
+    assert labels_proved(records) == PROVABLE_ROOTS - {"p3"}
+
+
+class RaisingEnv(ToyEnv):
+    def apply(self, goal, tactic):  # type: ignore[no-untyped-def,override]
+        if goal.key == "p1 a" and tactic == "step":
+            raise RuntimeError("boom")
+        return super().apply(goal, tactic)
+
+
+def test_an_env_exception_is_an_error_result() -> None:
+    records, _, _ = run(env=RaisingEnv(PROBLEMS, PROBLEM_ROOTS))
+    assert "p1" not in labels_proved(records) and "p0" in labels_proved(records)
+
+
+def test_bad_configuration_errors() -> None:
+    env = make_problem_env()
+    exp = expander_from_rules(PROBLEMS)
+    with pytest.raises(ValueError, match="env factory"):
+        Prover(env, exp, SearchConfig(), DecodingConfig(), ProverConfig(env_workers=2))
+    with pytest.raises(ValueError, match="cannot be sent"):
+        Prover(env, exp, SearchConfig(), DecodingConfig(), ProverConfig(env_workers=1),
+               env_factory=lambda: env)
+    with pytest.raises(ValueError, match="length_penalty"):
+        Prover(env, exp, SearchConfig(add_tactic_fill=True), DecodingConfig(length_penalty=1.0), ProverConfig())
+    partial = functools.partial(ToyEnv, PROBLEMS)
+    Prover(env, exp, SearchConfig(), DecodingConfig(), ProverConfig(env_workers=1), env_factory=partial).close()
+
+
+def test_expander_with_wrong_count_is_an_error() -> None:
+    class Short:
+        def expand(self, goals, params):  # type: ignore[no-untyped-def]
+            return []
+
+    with Prover(make_problem_env(), Short(), SearchConfig(), DecodingConfig(), ProverConfig()) as p:
+        with pytest.raises(RuntimeError, match="0 expansions for 1 goals"):
+            list(p.prove([Theorem("x", ToyGoal("p3"))]))
+
+
+def test_search_package_does_not_import_torch() -> None:
+    code = ("import sys, pkgutil, importlib, hyperprover.search as s\n"
+            "for m in pkgutil.iter_modules(s.__path__): importlib.import_module('hyperprover.search.' + m.name)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
