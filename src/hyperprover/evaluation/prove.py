@@ -1,7 +1,7 @@
 """`hyperprover prove`: prove one theorem, given as text or as a label (`identities:12`).
 
-With `--tactics FILE` a person applies tactics by hand and sees the subgoals; otherwise a model
-(`--reload_model`) drives the search named by `--prover`.
+With `--tactics FILE` a person applies tactics by hand and sees the subgoals; otherwise the model of
+`--reload_model` drives the search named by `--prover`, and `--trace 1` prints every batch.
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hyperprover.config import ConfigError, help_text, load_config, opt
-from hyperprover.envs.base import BackwardEnv, GoalParseError, ProofError, Theorem, make_env
+from hyperprover.envs.base import BackwardEnv, GoalParseError, ProofError, Theorem
+from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, open_env
+from hyperprover.search.prover import BatchTrace, format_proof
 
-SPLITS = ("identities", "valid", "test", "train")
+SPLITS = ("identities", "valid", "test", "train", "bench")
 
 
 @dataclass
-class ProveConfig:
-    env: str = opt("eq", "formal system: eq | mm | sr")
+class ProveConfig(ProvingOptions):
     theorem: str = opt("", "the goal as text, or a label such as identities:12")
     tactics: str = opt("", "file of tactics to apply by hand, one per line ('-': standard input)")
+    trace: bool = opt(False, "print every batch: goals, proposed tactics with their scores, env results")
 
 
 def resolve_theorem(env: BackwardEnv, text: str) -> Theorem:
     """A label `split:name` (or `split:index`) from the env's splits, else a goal parsed from text."""
     head, _, tail = text.partition(":")
-    if tail and head in SPLITS and ("==" not in text and "=" not in tail):
+    if tail and head in SPLITS and "=" not in tail:
         theorems = env.theorems(head)
         by_label = {t.label: t for t in theorems}
         if text in by_label:
@@ -37,31 +39,62 @@ def resolve_theorem(env: BackwardEnv, text: str) -> Theorem:
     return Theorem(label="cli", goal=env.parse_goal(text), split="cli")
 
 
-def main(argv: Sequence[str]) -> int:
-    if "-h" in argv or "--help" in argv:
-        print(help_text(ProveConfig, "prove", __doc__ or ""))
-        return 0
-    cfg = load_config(ProveConfig, argv)
-    if not cfg.theorem:
-        raise ConfigError("--theorem is required (a goal as text, or a label such as identities:12)")
-    try:
-        env = make_env(cfg.env)
-    except NotImplementedError as e:
-        raise ConfigError(str(e)) from None
-    try:
-        theorem = resolve_theorem(env, cfg.theorem)
-    except GoalParseError as e:
-        raise ConfigError(f"--theorem: {e}") from None
-    if not cfg.tactics:
-        raise ConfigError("model-driven proving has not landed yet: give --tactics FILE to prove by hand")
+def print_trace(env: BackwardEnv, trace: BatchTrace) -> None:
+    print(f"--- batch {trace.step}: {len(trace.goals)} goal(s)")
+    for goal, exp, results in zip(trace.goals, trace.expansions, trace.results):
+        print(f"  goal {env.goal_text(goal)}  (critic {exp.critic:.3f})")
+        if exp.error:
+            print(f"    model error: {exp.error}")
+        for tactic, prior, res in zip(exp.tactics, exp.log_priors, results):
+            outcome = (f"error {res.error}" if res.error else
+                       "closes" if not res.children else f"{len(res.children)} subgoal(s)")
+            print(f"    {prior:8.3f}  {tactic}  ->  {outcome}")
+
+
+def prove_by_hand(env: BackwardEnv, theorem: Theorem, tactics: str) -> int:
     from hyperprover.evaluation.by_hand import run_by_hand
 
     try:
-        lines = sys.stdin.readlines() if cfg.tactics == "-" else open(cfg.tactics).read().splitlines()
+        lines = sys.stdin.readlines() if tactics == "-" else open(tactics).read().splitlines()
     except OSError as e:
-        raise ConfigError(f"--tactics {cfg.tactics}: {e.strerror}") from None
+        raise ConfigError(f"--tactics {tactics}: {e.strerror}") from None
     try:
         return 0 if run_by_hand(env, theorem.goal, lines, sys.stdout) else 1
     except ProofError as e:
         print(f"hyperprover prove: the proof does not re-check: {e}", file=sys.stderr)
         return 1
+
+
+def prove_with_model(cfg: ProveConfig, env: BackwardEnv, theorem: Theorem) -> int:
+    on_batch = (lambda t: print_trace(env, t)) if cfg.trace else None
+    with build_prover(cfg, env, on_batch) as prover:
+        record = next(iter(prover.prove([theorem])))
+    stats = record.stats
+    print(f"{cfg.prover}: {'proved' if record.proved else 'not proved'} {theorem.label} "
+          f"({stats.get('expansions', 0):.0f} expansions, {stats.get('nodes', 0):.0f} nodes, "
+          f"{stats.get('time_wall_s', 0.0):.1f}s: model {stats.get('time_model_s', 0.0):.1f}s, "
+          f"env {stats.get('time_env_s', 0.0):.1f}s, search {stats.get('time_search_s', 0.0):.1f}s)")
+    if record.error:
+        print(f"error: {record.error}")
+    if record.proof is None:
+        return 1
+    print("proof (re-checked from scratch):")
+    print(format_proof(record.proof, env.goal_text))
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    if "-h" in argv or "--help" in argv:
+        print(help_text(ProveConfig, "prove", __doc__ or "", PRESETS))
+        return 0
+    cfg = load_config(ProveConfig, argv, PRESETS)
+    if not cfg.theorem:
+        raise ConfigError("--theorem is required (a goal as text, or a label such as identities:12)")
+    env = open_env(cfg.env)
+    try:
+        theorem = resolve_theorem(env, cfg.theorem)
+    except GoalParseError as e:
+        raise ConfigError(f"--theorem: {e}") from None
+    if cfg.tactics:
+        return prove_by_hand(env, theorem, cfg.tactics)
+    return prove_with_model(cfg, env, theorem)

@@ -1,0 +1,103 @@
+"""`hyperprover demo` (what `make run` runs): the whole pipeline on Equations, on one CPU.
+
+1. generate random-walk theorems with their proofs and re-check every proof from scratch;
+2. train a small transformer on goal -> tactic and critic data for a bounded time;
+3. prove the 160 identities with HTPS and with best-first search at the same expansion budget;
+4. print a table (proved, pass@k, time per theorem) and where the logs, TensorBoard files and plots are.
+Every step writes into `<dump_path>/demo/`; running the demo again resumes what is already there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hyperprover.config import help_text, load_config, opt
+
+# The supervised_eq_local sweep's model and optimiser, bounded in time (sweeps/supervised_eq_local.json).
+TRAIN_ARGS = [
+    "--tasks", "eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok", "--tasks_weight", "3,1",
+    "--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2", "--model.n_heads", "4",
+    "--batch.tokens", "4000", "--batch.size", "64", "--batch.max_len", "256", "--batch.collate_queue_size", "2000",
+    "--optimizer", "adam_inverse_sqrt,warmup_updates=300,lr=0.002,weight_decay=0.01", "--clip_grad_norm", "1.0",
+    "--epoch_size", "6000", "--eval_size", "100", "--eval_splits", "valid", "--vocab_samples", "5000",
+    "--validation_metrics", "valid-eq_bwd_rwalk_seq2seq-tok-acc", "--num_workers", "1", "--cpu_threads", "1",
+    "--log_network_stats_freq", "50",
+]
+
+
+@dataclass
+class DemoConfig:
+    dump_path: str = opt("./dumped", "root folder; the demo writes into <dump_path>/demo/")
+    n_theorems: int = opt(500, "random-walk theorems generated and re-checked in step 1", min=1)
+    train_minutes: float = opt(15.0, "training time of step 2 in minutes", min=0.1)
+    n_expansions: int = opt(64, "expansion budget per identity, the same for HTPS and best-first", min=1)
+    n_samples: int = opt(8, "tactics sampled per expanded goal", min=1)
+    max_attempts: int = opt(1, "attempts per identity (pass@1..k)", min=1)
+    n_identities: int = opt(0, "prove only the first N identities (0: all 160)", min=0)
+
+
+def step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def run(command: str, argv: list[str]) -> None:
+    from hyperprover.cli import main
+
+    print("$ hyperprover " + " ".join([command, *argv]), flush=True)
+    code = main([command, *argv])
+    if code != 0:
+        raise SystemExit(f"hyperprover demo: `hyperprover {command}` failed with exit code {code}")
+
+
+def main(argv: Sequence[str]) -> int:
+    if "-h" in argv or "--help" in argv:
+        print(help_text(DemoConfig, "demo", __doc__ or ""))
+        return 0
+    cfg = load_config(DemoConfig, argv)
+    root = Path(cfg.dump_path) / "demo"
+    start = time.time()
+
+    step("1/4 data: random-walk theorems with proofs, each re-checked from scratch")
+    data = root / "data" / "eq_rwalk.jsonl"
+    if not data.exists():
+        run("data", ["--env", "eq", "--gen", "rwalk", "--n", str(cfg.n_theorems), "--seed", "0", "--out", str(data)])
+    run("check", ["--env", "eq", str(data)])
+
+    step(f"2/4 train: a small transformer on goal -> tactic and critic data for {cfg.train_minutes:g} minutes")
+    run("train", [*TRAIN_ARGS, "--dump_path", str(root), "--exp_name", "supervised", "--exp_id", "model",
+                  "--max_time_min", str(cfg.train_minutes), "--max_epoch", "100000"])
+    train_dir = root / "supervised" / "model"
+    best = train_dir / "best-valid-eq_bwd_rwalk_seq2seq-tok-acc.pth"
+    model = best if best.exists() else train_dir / "checkpoint.pth"
+
+    summaries = {}
+    for i, prover in enumerate(("htps", "bfs")):
+        step(f"{3 + i}/4 eval: {prover} on the identities, {cfg.n_expansions} expansions per theorem")
+        run("eval", ["--env", "eq", "--split", "identities", "--prover", prover, "--reload_model", str(model),
+                     "--dump_path", str(root), "--exp_name", "eval", "--exp_id", prover,
+                     "--max_attempts", str(cfg.max_attempts), "--n_theorems", str(cfg.n_identities),
+                     "--search.n_expansions", str(cfg.n_expansions), "--search.early_stop", "true",
+                     "--decoding.n_samples", str(cfg.n_samples), "--decoding.fixed_temperature", "1.0",
+                     "--device", "cpu"])
+        summaries[prover] = json.loads((root / "eval" / prover / "summary.json").read_text())
+
+    run("plot", [str(root), "--out", str(root / "plots")])
+    k = cfg.max_attempts
+    print(f"\n{'prover':<8} {'proved':>8} {'pass@' + str(k):>8} {'s/theorem':>10}")
+    for prover, s in summaries.items():
+        print(f"{prover:<8} {s['proved']:>4}/{s['n_theorems']:<3} {100 * s[f'pass@{k}']:>7.1f}% "
+              f"{s['time_per_theorem_s']:>10.2f}")
+    htps, bfs = (set(summaries[p]["proved_labels"]) for p in ("htps", "bfs"))
+    print(f"proved by HTPS only: {sorted(htps - bfs)}\nproved by best-first only: {sorted(bfs - htps)}")
+    print(f"\ndone in {(time.time() - start) / 60:.1f} min. Everything is under {root}/:\n"
+          f"  data/             generated theorems with proofs (JSON lines)\n"
+          f"  supervised/model/ train.log, params.json, checkpoints, tensorboard/\n"
+          f"  eval/<prover>/    eval.log, eval_results.jsonl (one line per attempt), summary.json\n"
+          f"  plots/index.html  figures of the metrics\n"
+          f"TensorBoard: .venv/bin/tensorboard --logdir {root}", file=sys.stdout)
+    return 0

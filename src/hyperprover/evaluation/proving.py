@@ -1,0 +1,72 @@
+"""What `prove` and `eval` share: the options of a model-driven prover and how to build one."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hyperprover.config import ConfigError, opt, section
+from hyperprover.envs.base import BackwardEnv, make_env
+from hyperprover.search.config import PROVERS, SEARCH_PRESETS, ProverConfig, SearchConfig
+from hyperprover.search.expander import DecodingConfig
+from hyperprover.search.prover import BatchTrace, Prover
+
+# whole-config presets (--cfg): the search presets of the spec, applied to the `search` section
+PRESETS: dict[str, dict[str, Any]] = {name: {"search": dict(p)} for name, p in SEARCH_PRESETS.items()}
+
+
+@dataclass
+class ProvingOptions:
+    """Mixed into the prove and eval configs."""
+
+    env: str = opt("eq", "formal system: eq | mm | sr")
+    reload_model: str = opt("", "checkpoint (.pth) of the model that proposes tactics")
+    device: str = opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
+    prover: str = opt("htps", "search: htps, bfs (best-first by cumulative log-prob) or greedy", choices=PROVERS)
+    n_simultaneous_proofs: int = opt(8, "searches kept alive at once; their goals share one model call", min=1)
+    env_workers: int = opt(0, "processes applying tactics (0: in this process)", min=0)
+    search: SearchConfig = section(SearchConfig, "search parameters")
+    decoding: DecodingConfig = section(DecodingConfig, "tactic decoding")
+
+    def prover_config(self) -> ProverConfig:
+        return ProverConfig(self.prover, self.n_simultaneous_proofs, self.env_workers)
+
+
+def open_env(name: str) -> BackwardEnv:
+    try:
+        return make_env(name)
+    except NotImplementedError as e:
+        raise ConfigError(str(e)) from None
+    except ValueError as e:
+        raise ConfigError(f"--env: {e}") from None
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: no GPU is visible; use --device cpu")
+    return name
+
+
+def build_prover(cfg: ProvingOptions, env: BackwardEnv,
+                 on_batch: Callable[[BatchTrace], None] | None = None) -> Prover:
+    """Load the checkpoint into a transformer expander and put a Prover around it."""
+    if not cfg.reload_model:
+        raise ConfigError("--reload_model is required: the checkpoint of a trained model")
+    from hyperprover.model.checkpoint import CheckpointError
+    from hyperprover.model.expander import load_expander
+
+    try:
+        expander = load_expander(cfg.reload_model, env, resolve_device(cfg.device), seed=cfg.search.seed)
+    except CheckpointError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        return Prover(env, expander, cfg.search, cfg.decoding, cfg.prover_config(),
+                      env_factory=functools.partial(make_env, cfg.env), on_batch=on_batch)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
