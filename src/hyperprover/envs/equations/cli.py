@@ -1,0 +1,176 @@
+"""`hyperprover data --env eq` (generate theorems with proofs) and `hyperprover check --env eq` (re-verify).
+
+The dispatcher (envs/cli.py) removes `--env eq` and calls `data_main` / `check_main` with the rest.
+Both write errors as one line `hyperprover CMD: message` and return 2 on bad usage; `check` returns 1
+when any proof fails. The record format is documented in data.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from hyperprover.envs.equations.config import DATASET_NAMES, EquationsConfig
+
+MAX_SHOWN = 5
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and lets the caller return the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _run(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(list(argv))
+    except _UsageError as e:
+        print(f"{parser.prog}: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def data_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hyperprover data", description="Generate Equations theorems with their backward proofs "
+                "into a JSON-lines file (one theorem per line; schema in hyperprover/envs/equations/data.py). "
+                "The file is appended to; theorems of the same stream already in it count towards --n, so an "
+                "interrupted run resumes.")
+    p.add_argument("--gen", choices=("rwalk", "graph"), default="rwalk",
+                   help="random rewriting walks or random derivation graphs (default: rwalk)")
+    p.add_argument("--n", type=_positive, required=True, help="number of theorems to write")
+    p.add_argument("--seed", type=int, default=0, help="stream seed: the same seed gives the same theorems")
+    p.add_argument("--out", required=True, help="output FILE.jsonl (appended, flushed after every line)")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default=EquationsConfig().dataset,
+                   help="rule subset and operators (default: %(default)s)")
+    return p
+
+
+def data_main(argv: Sequence[str]) -> int:
+    args = _run(data_parser(), argv)
+    if isinstance(args, int):
+        return args
+    from tqdm import tqdm
+
+    from hyperprover.envs.equations.data import theorem_to_line
+    from hyperprover.envs.equations.generators import stream
+
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        print(f"hyperprover data: cannot write {out}: {'it is a folder' if out.is_dir() else 'no such folder'}",
+              file=sys.stderr)
+        return 2
+    # theorems of this very stream already in the file (labels are `<gen>_train<seed>_<index>...`)
+    done = {lab for lab in _labels_in(out) if lab.startswith(f"{args.gen}_train{args.seed}_")}
+    cfg = replace(EquationsConfig(), dataset=args.dataset)
+    t0 = time.perf_counter()
+    written = 0
+    with out.open("a") as f, tqdm(total=args.n, desc=f"{args.gen} theorems", unit="th") as bar:
+        bar.update(min(len(done), args.n))
+        for th in stream(args.gen, args.seed, cfg):
+            if len(done) + written >= args.n:
+                break
+            if th.label in done:
+                continue
+            f.write(theorem_to_line(th) + "\n")
+            f.flush()
+            written += 1
+            bar.update(1)
+    dt = time.perf_counter() - t0
+    print(f"wrote {written} theorems to {out} in {dt:.1f}s ({len(done)} were already there)")
+    return 0
+
+
+def _labels_in(path: Path) -> set[str]:
+    import json
+
+    labels: set[str] = set()
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                labels.add(json.loads(line)["label"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line from an interrupted run
+    return labels
+
+
+def check_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hyperprover check", description="Re-verify every proof of Equations JSON-lines files "
+                "(as written by `hyperprover data --env eq`) in a fresh environment. Prints `N/M proofs "
+                "check` and the first failures with the failing step; exits 1 when any proof fails.")
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="files of theorems with proofs")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default=EquationsConfig().dataset,
+                   help="rule subset for records that do not name theirs (default: %(default)s)")
+    p.add_argument("--show", type=int, default=MAX_SHOWN, help="failures to print (default: %(default)s)")
+    return p
+
+
+def check_main(argv: Sequence[str]) -> int:
+    args = _run(check_parser(), argv)
+    if isinstance(args, int):
+        return args
+    for name in args.files:
+        if not os.path.isfile(name):
+            print(f"hyperprover check: no such file {name}", file=sys.stderr)
+            return 2
+    from tqdm import tqdm
+
+    from hyperprover.envs.base import ProofError
+    from hyperprover.envs.equations.data import RecordError, theorem_from_line
+    from hyperprover.envs.equations.env import make_env
+
+    envs = {args.dataset: make_env(dataset=args.dataset)}
+    total, ok = 0, 0
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    for name in args.files:
+        with open(name) as f:
+            for lineno, line in enumerate(tqdm(f, desc=f"checking {name}", unit="proof", leave=False), 1):
+                if not line.strip():
+                    continue
+                total += 1
+                where = f"{name}:{lineno}"
+                try:
+                    th = theorem_from_line(line)
+                    where += f" {th.label}"
+                    proof = th.meta.get("proof")
+                    if proof is None:
+                        raise ProofError("the record has no proof")
+                    if proof.goal != th.goal:
+                        raise ProofError("the proof's root goal is not the theorem's goal")
+                    dataset = th.meta.get("dataset", args.dataset)  # a record names its rule subset
+                    if dataset not in envs:
+                        if dataset not in DATASET_NAMES:
+                            raise RecordError(f"unknown dataset {dataset!r}")
+                        envs[dataset] = make_env(dataset=dataset)
+                    envs[dataset].check_proof(proof)
+                    ok += 1
+                except (RecordError, ProofError) as e:
+                    failures.append(f"{where}: {e}")
+    dt = time.perf_counter() - t0
+    print(f"{ok}/{total} proofs check ({dt:.1f}s)")
+    for msg in failures[:max(args.show, 0)]:
+        print(f"FAILED {msg}")
+    if len(failures) > args.show:
+        print(f"... and {len(failures) - args.show} more failures")
+    return 0 if ok == total else 1

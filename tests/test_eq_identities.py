@@ -1,0 +1,110 @@
+"""The identities split (spec section 5, appendix B): counts, stable labels, numerical truth."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from hyperprover.envs.equations.env import EqGoal, make_env
+from hyperprover.envs.equations.expr import Node, bin, evaluate, holds, ops, variables
+from hyperprover.envs.equations.identities import identity_texts, load_identities
+from hyperprover.envs.equations.library import dataset
+
+INVERSE_FUNCS = {"asin", "acos", "atan", "asinh", "acosh", "atanh"}
+
+
+def test_counts_and_families() -> None:
+    kept, everything = load_identities(), load_identities(include_dropped=True)
+    assert len(kept) == 160 and len(everything) == 180
+    fam = [t.meta["family"] for t in kept]
+    assert (fam.count("EXP"), fam.count("TRIGO"), fam.count("HYPER")) == (28, 70, 62)
+    assert all(t.split == "identities" for t in everything)
+
+
+def test_labels_are_stable_and_unique() -> None:
+    kept, everything = load_identities(), load_identities(include_dropped=True)
+    assert [t.label for t in kept] == [f"identities:{i}" for i in range(160)]
+    assert len({t.label for t in everything}) == 180
+    # asking for the dropped ones does not renumber the kept ones
+    assert [(t.label, t.goal) for t in everything[:160]] == [(t.label, t.goal) for t in kept]
+    assert kept[0].meta["text"].startswith("(ln(x) - ln(x / y)) / ln(y) = 1")
+
+
+def test_dropped_are_exactly_those_with_disabled_operators() -> None:
+    ds = dataset("eq_dataset_exp_trigo_hyper")
+    allowed = ds.unary | ds.binary
+    for th in load_identities(include_dropped=True):
+        goal = th.goal
+        assert isinstance(goal, EqGoal)
+        used = ops(goal.conclusion)
+        assert th.meta["dropped"] == (not used <= allowed), th.meta["text"]
+        assert th.meta["dropped"] == bool(used & INVERSE_FUNCS)
+
+
+def test_env_loads_identities_and_goals_are_equalities_over_x0_x1() -> None:
+    env = make_env()
+    ths = env.theorems("identities")
+    assert [t.label for t in ths] == [t.label for t in load_identities()]
+    for th in ths:
+        goal = th.goal
+        assert isinstance(goal, EqGoal) and goal.conclusion.value == "=="
+        assert variables(goal.conclusion) <= {"x0", "x1"}
+        # the goal survives its own token form (what the model reads)
+        assert env.goal_tokens(goal)[0] == "<GOAL>"
+
+
+def test_texts_parse_back_to_the_same_goals() -> None:
+    texts = identity_texts()
+    goals = [t.goal for t in load_identities(include_dropped=True)]
+    kept_then_dropped = [t for t in texts if not t.dropped] + [t for t in texts if t.dropped]
+    env = make_env()
+    for t, g in zip(kept_then_dropped, goals, strict=True):
+        assert env.parse_goal(t.text.replace("  given", " given")) == g
+
+
+# spec 6.5 grid plus random points: an identity must hold wherever its hypotheses hold
+GRID = [-math.pi, -2.1, -math.pi / 2, -math.pi / 4, -1.3, -0.4, 0.0, 0.3924, 0.6364, 1.0, 1.1313,
+        math.pi / 4, math.pi / 2, 1.81, 2.12, math.pi]
+
+
+def _points(n_vars: int, rng: random.Random) -> list[dict[str, float]]:
+    pts = [{"x0": a, "x1": b} for a in GRID for b in (GRID if n_vars > 1 else [0.0])]
+    pts += [{"x0": rng.uniform(-4, 4), "x1": rng.uniform(-4, 4)} for _ in range(200)]
+    return pts
+
+
+def _check_numerically(goal: EqGoal, rng: random.Random) -> tuple[int, int]:
+    """(points where the identity holds, points where it fails), over points satisfying the hypotheses."""
+    good = bad = 0
+    for pt in _points(len(variables(goal.conclusion)), rng):
+        if not all(holds(h, pt) is True for h in goal.hyps):
+            continue
+        a, b = (evaluate(c, pt) for c in goal.conclusion.children)
+        if math.isnan(a) or math.isnan(b):
+            continue
+        verdict = holds(goal.conclusion, pt)
+        good += verdict is True
+        bad += verdict is False
+    return good, bad
+
+
+def test_every_identity_holds_numerically() -> None:
+    rng = random.Random(0)
+    for th in load_identities(include_dropped=True):
+        goal = th.goal
+        assert isinstance(goal, EqGoal)
+        good, bad = _check_numerically(goal, rng)
+        need = 1 if not variables(goal.conclusion) else 10
+        assert bad == 0 and good >= need, f"{th.label} {th.meta['text']}: {good} good, {bad} bad points"
+
+
+def test_numerical_check_catches_a_wrong_identity() -> None:
+    rng = random.Random(1)
+    wrong = 0
+    for th in load_identities()[::10]:
+        goal = th.goal
+        assert isinstance(goal, EqGoal)
+        lhs, rhs = goal.conclusion.children
+        broken = EqGoal(Node("cmp", "==", (lhs, bin("add", rhs, Node("int", 1)))), goal.hyps)
+        wrong += _check_numerically(broken, rng)[1] > 0
+    assert wrong == len(load_identities()[::10])
