@@ -1,0 +1,95 @@
+"""`hyperprover check --env mm FILE.mm` and `hyperprover data --env mm`.
+
+check: reads the file (inclusions resolved relative to the including file), verifies every proof,
+prints the count, or the first error (label, step, reason); exit 0 when all proofs check, 1 on the
+first error, 2 on bad usage. Incomplete proofs (`?`) are listed and do not fail the check unless
+`--strict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from hyperprover.envs.metamath.database import MMError, read_database
+from hyperprover.envs.metamath.verify import Verifier
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SystemExit(_usage(self.prog, message))
+
+
+def _usage(prog: str, message: str) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return 2
+
+
+def check_main(argv: Sequence[str]) -> int:
+    p = _Parser(prog="hyperprover check", description="Verify every proof of a Metamath database.")
+    p.add_argument("file", help="the .mm file")
+    p.add_argument("--label", action="append", default=[], help="verify only this $p (repeatable)")
+    p.add_argument("--strict", action="store_true", help="incomplete proofs ('?') are errors too")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    try:
+        args = p.parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    t0 = time.perf_counter()
+    try:
+        db = read_database(args.file)
+    except MMError as e:
+        print(f"hyperprover check: {e}", file=sys.stderr)
+        return 1
+    t_read = time.perf_counter() - t0
+    unknown = [lab for lab in args.label if db.assertions.get(lab) is None or db.assertions[lab].kind != "p"]
+    if unknown:
+        return _usage("hyperprover check", f"no $p labelled {unknown[0]!r} in {args.file}")
+    try:
+        report = Verifier(db).verify_all(args.label or None)
+    except MMError as e:
+        print(f"hyperprover check: {args.file}: {e}", file=sys.stderr)
+        return 1
+    if report.incomplete:
+        shown = ", ".join(report.incomplete[:10]) + (" ..." if len(report.incomplete) > 10 else "")
+        print(f"{args.file}: {report.n_incomplete} incomplete proof(s): {shown}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{args.file}: {report.n_proofs - report.n_incomplete} of {report.n_proofs} proofs verified "
+              f"(read {t_read:.2f} s, verify {report.seconds:.2f} s)")
+    return 1 if args.strict and report.incomplete else 0
+
+
+def data_main(argv: Sequence[str]) -> int:
+    """Write the human-proof (goal, tactic) steps of a split as JSON lines."""
+    from hyperprover.envs.metamath.config import MetamathConfig
+    from hyperprover.envs.metamath.env import make_env
+    from hyperprover.envs.metamath.proofs import human_steps
+
+    p = _Parser(prog="hyperprover data", description="Export Metamath human-proof steps as JSON lines.")
+    p.add_argument("--database", default=MetamathConfig.database, help="the .mm file")
+    p.add_argument("--split", default="train", choices=("train", "valid", "test"))
+    p.add_argument("--limit", type=int, default=0, help="stop after this many theorems (0: all)")
+    p.add_argument("--out", required=True, help="output .jsonl (appended)")
+    try:
+        args = p.parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        env = make_env(database=args.database)
+    except MMError as e:
+        return _usage("hyperprover data", str(e))
+    labels = env.splits.get(args.split)
+    if args.limit:
+        labels = labels[: args.limit]
+    n = 0
+    with open(args.out, "a") as f:
+        for lab in labels:
+            for goal, tactic in human_steps(env, lab):
+                f.write(json.dumps({"theorem": f"mm:{lab}", "goal": env.goal_text(goal), "tactic": tactic}) + "\n")
+                n += 1
+            f.flush()
+    print(f"wrote {n} steps of {len(labels)} theorems to {args.out}")
+    return 0
