@@ -1,0 +1,261 @@
+"""Decoding: batched sampling / greedy, (stochastic) beam search, and the critic.
+
+All decoders work on a grid of `batch x group` rows (samples or beams of one input are adjacent rows),
+read cross-attention keys/values computed once per input, and drop an input from the grid as soon as
+all its rows are finished (its cache rows go with it). With `use_cache=False` every step re-runs the
+decoder on the whole prefix: same results, used as the reference in tests and the benchmark.
+
+Scores are sum of token log-probs of the distribution actually sampled from (temperature, top-k, top-p
+included: the search uses them as priors, spec quirk 12) divided by length**length_penalty, where
+length counts the generated tokens including the stop token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from hyperprover.model.transformer import KVCache, Seq2SeqTransformer
+from hyperprover.search.expander import DecodingConfig
+
+
+class DecodingError(ValueError):
+    """Inconsistent decoding parameters."""
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    tokens: tuple[int, ...]  # generated ids, without the leading `</s>` and the stop token
+    score: float
+
+
+def check_params(p: DecodingConfig) -> None:
+    if p.n_samples > 1 and not (p.use_beam or p.use_sampling):
+        raise DecodingError(f"greedy decoding gives one tactic but n_samples is {p.n_samples}; "
+                            "set use_sampling or use_beam, or n_samples 1")
+
+
+class _Grid:
+    """The decoder state shared by the sampling and beam loops: rows, memory, cache, input ids."""
+
+    def __init__(self, model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor,
+                 group: int, bos: int, use_cache: bool) -> None:
+        self.model, self.memory, self.src_mask, self.group = model, memory, src_mask, group
+        b = src_mask.size(0)
+        self.inputs = torch.arange(b, device=src_mask.device)  # original index of each active input
+        self.tokens = torch.full((b * group, 1), bos, dtype=torch.long, device=src_mask.device)
+        self.cache: list[KVCache] | None = model.decoder.new_cache() if use_cache else None
+
+    def next_logits(self) -> Tensor:
+        """fp32 logits (rows, vocab) of the token after the current prefix of every row."""
+        dec = self.model.decoder
+        t = self.tokens.size(1)
+        if self.cache is not None:
+            pos = torch.full((self.tokens.size(0), 1), t - 1, dtype=torch.long, device=self.tokens.device)
+            h = dec(self.tokens[:, -1:], pos, self.memory, self.src_mask, self.group, self.cache)
+        else:
+            pos = torch.arange(t, device=self.tokens.device).expand_as(self.tokens)
+            h = dec(self.tokens, pos, self.memory, self.src_mask, self.group)
+        return dec.proj(h[:, -1]).float()
+
+    def reorder(self, rows: Tensor, new_tokens: Tensor) -> None:
+        """Keep `rows` (beam reordering) and append one token to each."""
+        self.tokens = torch.cat([self.tokens.index_select(0, rows), new_tokens[:, None]], dim=1)
+        if self.cache is not None:
+            for c in self.cache:
+                c.select(rows)
+
+    def append(self, new_tokens: Tensor) -> None:
+        self.tokens = torch.cat([self.tokens, new_tokens[:, None]], dim=1)
+
+    def keep_inputs(self, keep: Tensor) -> Tensor:
+        """Keep the inputs where `keep` (bool over active inputs); returns the kept row indices."""
+        idx = keep.nonzero().squeeze(1)
+        rows = (idx[:, None] * self.group + torch.arange(self.group, device=idx.device)).reshape(-1)
+        self.inputs = self.inputs.index_select(0, idx)
+        self.memory = [(k.index_select(0, idx), v.index_select(0, idx)) for k, v in self.memory]
+        self.src_mask = self.src_mask.index_select(0, idx)
+        self.tokens = self.tokens.index_select(0, rows)
+        if self.cache is not None:
+            for c in self.cache:
+                c.select(rows)
+        return rows
+
+
+def _filter_logits(logits: Tensor, top_k: int, top_p: float) -> Tensor:
+    if 0 < top_k < logits.size(-1):
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        before = probs.cumsum(dim=-1) - probs  # mass of the strictly better tokens
+        drop = before >= top_p
+        drop[:, 0] = False
+        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    return logits
+
+
+def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, *, n_samples: int,
+           max_len: int, eos: int, greedy: bool = False, temperature: float = 1.0, top_k: int = 0,
+           top_p: float = 1.0, length_penalty: float = 0.0, use_cache: bool = True,
+           generator: torch.Generator | None = None) -> list[list[Hypothesis]]:
+    """`n_samples` sequences per input (ancestral sampling, or argmax when greedy), deduplicated, best first."""
+    grid = _Grid(model, memory, src_mask, n_samples, eos, use_cache)
+    n_inputs = src_mask.size(0)
+    rows = grid.tokens.size(0)
+    dev = src_mask.device
+    scores = torch.zeros(rows, device=dev)
+    finished = torch.zeros(rows, dtype=torch.bool, device=dev)
+    lengths = torch.zeros(rows, dtype=torch.long, device=dev)
+    out: list[list[Hypothesis]] = [[] for _ in range(n_inputs)]
+    for step in range(max_len):
+        logits = grid.next_logits()
+        if not greedy:
+            logits = logits / temperature
+        if step == max_len - 1:  # the stop token is forced at the last position
+            logp = logits.log_softmax(-1)
+            nxt = torch.full((logits.size(0),), eos, dtype=torch.long, device=dev)
+        else:
+            logp = _filter_logits(logits, top_k, top_p).log_softmax(-1) if not greedy else logits.log_softmax(-1)
+            if greedy:
+                nxt = logp.argmax(-1)
+            else:
+                nxt = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+        tok_logp = logp.gather(1, nxt[:, None]).squeeze(1)
+        scores = scores + torch.where(finished, torch.zeros_like(tok_logp), tok_logp)
+        lengths = lengths + (~finished).long()
+        nxt = torch.where(finished, torch.full_like(nxt, eos), nxt)
+        grid.append(nxt)
+        finished = finished | (nxt == eos)
+        done = finished.view(-1, n_samples).all(1)
+        if bool(done.any()):
+            _harvest(out, grid, done, scores, lengths, eos, length_penalty)
+            kept = grid.keep_inputs(~done)
+            scores, finished, lengths = scores[kept], finished[kept], lengths[kept]
+            if grid.inputs.numel() == 0:
+                break
+    return [_dedup_sort(h) for h in out]
+
+
+def _harvest(out: list[list[Hypothesis]], grid: _Grid, done: Tensor, scores: Tensor, lengths: Tensor, eos: int,
+             length_penalty: float) -> None:
+    g = grid.group
+    for i in done.nonzero().squeeze(1).tolist():
+        target = out[int(grid.inputs[i])]
+        for r in range(i * g, (i + 1) * g):
+            n = int(lengths[r])
+            toks = grid.tokens[r, 1:n].tolist()  # drop the leading </s> and the stop token
+            target.append(Hypothesis(tuple(toks), float(scores[r]) / (n**length_penalty if n else 1.0)))
+
+
+def _dedup_sort(hyps: list[Hypothesis]) -> list[Hypothesis]:
+    best: dict[tuple[int, ...], Hypothesis] = {}
+    for h in hyps:
+        if h.tokens not in best or h.score > best[h.tokens].score:
+            best[h.tokens] = h
+    return sorted(best.values(), key=lambda h: -h.score)
+
+
+def _gumbel_children(parent_g: Tensor, phi: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Gumbel values of children conditioned on their max equalling the parent's (Kool et al. 2019)."""
+    u = torch.rand(phi.shape, generator=generator, device=phi.device).clamp_(1e-10, 1 - 1e-10)
+    g = phi - torch.log(-torch.log(u))
+    z = g.max(dim=-1, keepdim=True).values
+    # stable form of -log(exp(-T) - exp(-Z) + exp(-g))
+    v = parent_g[..., None] - g + torch.log1p(-torch.exp((g - z).clamp(max=-1e-7)))
+    out = parent_g[..., None] - F.relu(v) - torch.log1p(torch.exp(-v.abs()))
+    return torch.where(torch.isfinite(phi), out, torch.full_like(out, float("-inf")))
+
+
+def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, *,
+                beam_size: int, n_best: int, max_len: int, eos: int, length_penalty: float = 1.0,
+                stochastic: bool = False, temperature: float = 1.0, use_cache: bool = True,
+                generator: torch.Generator | None = None) -> list[list[Hypothesis]]:
+    """Beam search (stochastic beam = Gumbel-top-k sampling without replacement); `n_best` best per input.
+
+    An input is finished once it holds `beam_size` finished hypotheses (early stopping)."""
+    k = beam_size
+    grid = _Grid(model, memory, src_mask, k, eos, use_cache)
+    b, dev = src_mask.size(0), src_mask.device
+    cum = torch.full((b, k), float("-inf"), device=dev)
+    cum[:, 0] = 0.0  # every beam starts identical: only the first one may expand
+    pert = cum.clone()  # perturbed keys (stochastic beam), equal to cum otherwise
+    out: list[list[Hypothesis]] = [[] for _ in range(b)]
+    for step in range(max_len):
+        logits = grid.next_logits()
+        if stochastic:
+            logits = logits / temperature
+        logp = logits.log_softmax(-1)
+        if step == max_len - 1:
+            forced = torch.full_like(logp, float("-inf"))
+            forced[:, eos] = logp[:, eos]
+            logp = forced
+        v = logp.size(-1)
+        phi = cum[:, :, None] + logp.view(-1, k, v)  # (inputs, beams, vocab)
+        key = _gumbel_children(pert, phi, generator) if stochastic else phi
+        top_key, top_idx = key.view(-1, k * v).topk(min(2 * k, k * v), dim=-1)
+        top_phi = phi.view(-1, k * v).gather(1, top_idx)
+        n_act = top_idx.size(0)
+        new_rows = (torch.arange(n_act) * k)[:, None].repeat(1, k)  # unfilled slots: a dead copy of beam 0
+        new_tok = torch.full((n_act, k), eos, dtype=torch.long)
+        new_cum = torch.full((n_act, k), float("-inf"))
+        new_pert = torch.full((n_act, k), float("-inf"))
+        done = torch.zeros(n_act, dtype=torch.bool)
+        t_key, t_idx, t_phi = top_key.tolist(), top_idx.tolist(), top_phi.tolist()
+        for i in range(n_act):
+            target, n_next = out[int(grid.inputs[i])], 0
+            for rank, (kk, idx, ph) in enumerate(zip(t_key[i], t_idx[i], t_phi[i])):
+                if kk == float("-inf") or n_next == k:
+                    break
+                beam, tok = divmod(idx, v)
+                if tok == eos:
+                    if rank < k:  # a finished hypothesis must rank among the beam's best candidates
+                        toks = grid.tokens[i * k + beam, 1:].tolist()
+                        target.append(Hypothesis(tuple(toks), ph / (step + 1) ** length_penalty))
+                    continue
+                new_rows[i, n_next], new_tok[i, n_next] = i * k + beam, tok
+                new_cum[i, n_next], new_pert[i, n_next] = ph, kk
+                n_next += 1
+            done[i] = len(target) >= k or n_next == 0
+        grid.reorder(new_rows.view(-1).to(dev), new_tok.view(-1).to(dev))
+        cum, pert = new_cum.to(dev), new_pert.to(dev)
+        if bool(done.any()):
+            kept = ~done.to(dev)
+            grid.keep_inputs(kept)
+            cum, pert = cum[kept], pert[kept]
+            if grid.inputs.numel() == 0:
+                break
+    return [_dedup_sort(h)[:n_best] for h in out]
+
+
+@torch.no_grad()
+def critic_logprob(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor,
+                   critic_id: int, solvable_id: int, non_solvable_id: int) -> Tensor:
+    """log p(SOLVABLE) per input (<= 0), from the 2-way softmax after one decoder step on `<CRITIC>`."""
+    logits = model.critic_logits(memory, src_mask, critic_id, solvable_id, non_solvable_id).float()
+    return logits.log_softmax(-1)[:, 0]
+
+
+@torch.no_grad()
+def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: int,
+           generator: torch.Generator | None = None,
+           ) -> tuple[list[list[Hypothesis]], list[tuple[Tensor, Tensor]], Tensor]:
+    """Encode a padded batch once, then tactics per `params`; returns (hypotheses, memory, src_mask)."""
+    check_params(params)
+    enc, src_mask = model.encode(x)
+    memory = model.decoder.memory(enc)
+    if params.use_beam:
+        hyps = beam_search(model, memory, src_mask, beam_size=params.n_samples, n_best=params.n_samples,
+                           max_len=params.max_gen_len, eos=eos, length_penalty=params.length_penalty,
+                           stochastic=params.use_sampling, temperature=params.fixed_temperature,
+                           use_cache=params.use_cache, generator=generator)
+    else:
+        hyps = sample(model, memory, src_mask, n_samples=params.n_samples, max_len=params.max_gen_len, eos=eos,
+                      greedy=not params.use_sampling, temperature=params.fixed_temperature, top_k=params.top_k,
+                      top_p=params.top_p, length_penalty=params.length_penalty, use_cache=params.use_cache,
+                      generator=generator)
+    return hyps, memory, src_mask

@@ -1,0 +1,144 @@
+"""The transformer Expander: goals -> tactics with log-priors and a critic value (htps spec 2.5.1).
+
+Goals are tokenised by the env, batched by padded input tokens, encoded once; tactics are decoded per
+`DecodingConfig` and the critic read from one decoder step on `<CRITIC>`. A goal the model cannot take
+(unknown token, too long, tokeniser failure, out of GPU memory alone) becomes an Expansion with `error`
+set; nothing here raises for one bad goal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from hyperprover.envs.base import BackwardEnv, Goal
+from hyperprover.model.checkpoint import load_model
+from hyperprover.model.decoding import Hypothesis, check_params, critic_logprob, decode
+from hyperprover.model.dictionary import Dictionary
+from hyperprover.model.transformer import Seq2SeqTransformer
+from hyperprover.search.expander import DecodingConfig, Expansion
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+    if device.type == "cuda" and precision in ("half", "bfloat16"):
+        dtype = torch.float16 if precision == "half" else torch.bfloat16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()  # CPU: fp32 (half precision on CPU is slower and less accurate)
+
+
+def token_batches(lengths: Sequence[int], tokens_per_batch: int) -> Iterator[list[int]]:
+    """Indices grouped by increasing length so that n * max_len <= tokens_per_batch (at least one each)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) + 1) * lengths[i] > tokens_per_batch:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+class TransformerExpander:
+    """Implements hyperprover.search.expander.Expander with a Seq2SeqTransformer."""
+
+    def __init__(self, model: Seq2SeqTransformer, dictionary: Dictionary, env: BackwardEnv,
+                 device: str | torch.device = "cpu", seed: int = 0) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.dico, self.env = dictionary, env
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        self._double: Seq2SeqTransformer | None = None
+
+    def _model_for(self, precision: str) -> Seq2SeqTransformer:
+        if precision != "double":
+            return self.model
+        if self._double is None:  # exact reproduction of evaluations; built once
+            self._double = copy.deepcopy(self.model).double()
+        return self._double
+
+    def _prepare(self, goal: Goal, params: DecodingConfig) -> tuple[list[int] | None, str | None]:
+        try:
+            words = self.env.goal_tokens(goal)
+        except Exception as e:  # noqa: BLE001 - any tokeniser failure is this goal's error, not ours
+            return None, f"failed_tokenize: {type(e).__name__}: {e}"
+        enc = self.dico.encode(words)
+        if enc.unknown:
+            shown = ", ".join(sorted(set(enc.unknown))[:5])
+            return None, f"failed_unk: {len(enc.unknown)} unknown token(s): {shown}"
+        limit = min(params.max_input_len, self.model.dims.max_positions)
+        if len(enc.ids) > limit:
+            return None, f"failed_big: goal has {len(enc.ids)} tokens > {limit}"
+        return list(enc.ids), None
+
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
+        check_params(params)
+        out: list[Expansion | None] = [None] * len(goals)
+        ids: dict[int, list[int]] = {}
+        for i, g in enumerate(goals):
+            seq, err = self._prepare(g, params)
+            if err is not None:
+                out[i] = Expansion(g, (), (), 0.0, error=err)
+            else:
+                assert seq is not None
+                ids[i] = seq
+        keys = list(ids)
+        for batch in token_batches([len(ids[k]) for k in keys], params.tokens_per_batch):
+            self._expand_batch([keys[j] for j in batch], ids, goals, params, out)
+        return [e for e in out if e is not None]
+
+    def _expand_batch(self, idx: list[int], ids: dict[int, list[int]], goals: Sequence[Goal],
+                      params: DecodingConfig, out: list[Expansion | None]) -> None:
+        try:
+            results = self._run(idx, ids, params)
+        except torch.cuda.OutOfMemoryError:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(idx) == 1:
+                out[idx[0]] = Expansion(goals[idx[0]], (), (), 0.0, error="failed_gpu_oom")
+                return
+            half = len(idx) // 2
+            self._expand_batch(idx[:half], ids, goals, params, out)
+            self._expand_batch(idx[half:], ids, goals, params, out)
+            return
+        for i, (hyps, critic) in zip(idx, results):
+            out[i] = self._expansion(goals[i], hyps, critic)
+
+    @torch.no_grad()
+    def _run(self, idx: list[int], ids: dict[int, list[int]], params: DecodingConfig,
+             ) -> list[tuple[list[Hypothesis], float]]:
+        model = self._model_for(params.precision)
+        width = max(len(ids[i]) for i in idx)
+        x = torch.full((len(idx), width), self.dico.pad, dtype=torch.long)
+        for r, i in enumerate(idx):
+            x[r, : len(ids[i])] = torch.tensor(ids[i])
+        x = x.to(self.device)
+        with _autocast(self.device, params.precision):
+            hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator)
+            crit = critic_logprob(model, memory, src_mask, self.dico.critic, self.dico.solvable,
+                                  self.dico.non_solvable)
+        return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
+
+    def _expansion(self, goal: Goal, hyps: list[Hypothesis], critic: float) -> Expansion:
+        texts: dict[str, float] = {}
+        for h in hyps:  # hyps are best first: the first text seen keeps its (best) score
+            try:
+                text = self.env.tactic_from_tokens(self.dico.decode(h.tokens))
+            except Exception:  # noqa: BLE001,S112 - an undecodable output is just not a tactic
+                continue
+            if text not in texts:
+                texts[text] = min(0.0, h.score)
+        ranked = sorted(texts.items(), key=lambda kv: -kv[1])
+        error = None if ranked else "failed_no_tactic: no decoded output could be turned into a tactic"
+        return Expansion(goal, tuple(t for t, _ in ranked), tuple(s for _, s in ranked), critic, error)
+
+
+def load_expander(checkpoint_path: str | Path, env: BackwardEnv, device: str | torch.device = "cpu",
+                  seed: int = 0) -> TransformerExpander:
+    model, dico = load_model(checkpoint_path, device)
+    return TransformerExpander(model, dico, env, device=device, seed=seed)

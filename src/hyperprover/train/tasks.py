@@ -1,0 +1,232 @@
+"""Task registry: a task is a named source of records plus the objective that trains on them.
+
+Records are (input tokens, output tokens) for `seq2seq`, (input tokens, target probability of SOLVABLE)
+for `critic`, and word chunks for `mass`. A factory is registered for a regular expression over task
+names (`register_task`), so new data sources are small additions:
+- `mm_*` tasks: register a factory reading the Metamath env's tactic data;
+- `*_mcts_*` tasks: records from a JSON-lines file (`file_task`, below, already handles
+  `{"x": [...], "y": [...]}` and `{"x": [...], "q": 0.7}` lines in `<dir>/<task>.<split>.jsonl`, dir from
+  the environment variable HYPERPROVER_TASK_DATA) or from a replay buffer (a factory whose `train`
+  iterates the buffer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OBJECTIVES = ("seq2seq", "critic", "mass")
+
+
+class TaskError(ValueError):
+    """An unknown task name, or a task whose data is unavailable."""
+
+
+@dataclass(frozen=True)
+class Seq2SeqRecord:
+    x: tuple[str, ...]
+    y: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CriticRecord:
+    x: tuple[str, ...]
+    q: float  # target probability that the goal is solvable
+
+
+Record = Seq2SeqRecord | CriticRecord | tuple[str, ...]  # the last: a MASS word chunk
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    objective: str  # one of OBJECTIVES
+    train: Callable[[int], Iterator[Record]]  # seed -> endless stream of training records
+    split: Callable[[str, int], list[Record]]  # (split, n) -> the same records every call
+    vocabulary: Callable[[], Iterable[str]] | None = None  # every word the source can produce, if known
+    env: str = ""  # the env of greedy proving evaluations (eq, mm, ...), "" for none
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise TaskError(f"task {self.name}: objective {self.objective!r} is not one of {OBJECTIVES}")
+
+
+TaskFactory = Callable[[str, Any], Task]  # (task name, TrainConfig) -> Task
+_FACTORIES: list[tuple[re.Pattern[str], TaskFactory, str]] = []
+
+
+def register_task(pattern: str, factory: TaskFactory, example: str) -> None:
+    """Register a factory for the task names fully matching `pattern`; `example` is shown in errors."""
+    _FACTORIES.append((re.compile(pattern), factory, example))
+
+
+def known_tasks() -> list[str]:
+    return [ex for _, _, ex in _FACTORIES]
+
+
+def make_task(name: str, cfg: Any) -> Task:
+    for pat, factory, _ in _FACTORIES:
+        if pat.fullmatch(name):
+            return factory(name, cfg)
+    import difflib
+
+    close = difflib.get_close_matches(name, known_tasks(), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise TaskError(f"unknown task {name!r}{hint} (known: {', '.join(known_tasks())})")
+
+
+# ---------------------------------------------------------------------------------------------------
+# latex_mass
+
+
+def _latex_task(name: str, cfg: Any) -> Task:
+    from hyperprover.train.latex import load_corpus, write_corpus
+
+    if cfg.latex.generate_if_missing and cfg.latex.data_dir and not Path(cfg.latex.data_dir).exists():
+        write_corpus(cfg.latex.data_dir, cfg.latex.generate_if_missing, seed=cfg.seed)
+    limit = cfg.debug.size if cfg.debug.debug else 0
+    corpus = load_corpus(cfg.latex.data_dir, cfg.latex.valid_fraction, limit_lines=limit)
+    bptt = cfg.batch.bptt
+
+    def train(seed: int) -> Iterator[Record]:
+        yield from corpus.random_chunks(bptt, seed)
+
+    def split(split: str, n: int) -> list[Record]:
+        return list(corpus.chunks(split, bptt, n))
+
+    counts = corpus.counts
+    words = [w for w, c in counts.most_common(cfg.latex.max_vocab or None) if c >= cfg.latex.min_count]
+    return Task(name, "mass", train, split, vocabulary=lambda: words)
+
+
+register_task(r"latex_mass", _latex_task, "latex_mass")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Equations: thin adapters over hyperprover.envs.equations.data
+
+
+def _eq_data() -> Any:
+    try:
+        from hyperprover.envs.equations import data
+    except ImportError as e:
+        raise TaskError(f"Equations tasks need hyperprover.envs.equations.data, which is not available ({e})") from e
+    return data
+
+
+def _eq_vocabulary(cfg: Any) -> Callable[[], Iterable[str]] | None:
+    """The env's full vocabulary when it can list it (rare rule names may be missing from samples)."""
+    try:
+        from hyperprover.envs.equations import env as eq_env
+    except ImportError:
+        return None
+    fn = getattr(eq_env, "vocabulary", None)
+    eq_cfg, max_len = cfg.eq, cfg.batch.max_len
+
+    def vocab() -> Iterable[str]:
+        if fn is not None:
+            return list(fn(eq_cfg))
+        # until the env lists its vocabulary: every word a tactic can hold besides expression tokens
+        # (those are frequent and come from samples): rule names, markers, rewrite positions
+        from hyperprover.envs.equations import tactics
+        from hyperprover.envs.equations.library import rules_for_dataset
+
+        words = [r.name for r in rules_for_dataset(eq_cfg.dataset)]
+        words += [tactics.TRANSFORM, tactics.ASSERT, tactics.FORWARD, tactics.BACKWARD, tactics.SUBST,
+                  tactics.SUBST_NAME, tactics.SUBST_END]
+        return words + [f"<PREFIX_{i}>" for i in range(min(max_len, eq_cfg.max_prefix_pos + 1))]
+
+    return vocab
+
+
+def _eq_task(name: str, cfg: Any) -> Task:
+    m = re.fullmatch(r"eq_(bwd|critic)_(rwalk|graph)_(seq2seq|seq2seqtok)", name)
+    if m is None or (m.group(1) == "bwd") != (m.group(3) == "seq2seq"):
+        raise TaskError(f"unknown task {name!r}: Equations tasks are eq_bwd_<rwalk|graph>_seq2seq and "
+                        "eq_critic_<rwalk|graph>_seq2seqtok")
+    data = _eq_data()
+    gen, eq_cfg = m.group(2), cfg.eq
+    if m.group(1) == "bwd":
+
+        def train(seed: int) -> Iterator[Record]:
+            for x, y in data.seq2seq_examples(gen, seed, eq_cfg):
+                yield Seq2SeqRecord(tuple(x), tuple(y))
+
+        def split(split: str, n: int) -> list[Record]:
+            return [Seq2SeqRecord(tuple(x), tuple(y))
+                    for x, y in data.split_examples(gen, split, kind="seq2seq", n=n, cfg=eq_cfg)]
+
+        return Task(name, "seq2seq", train, split, _eq_vocabulary(cfg), env="eq")
+
+    def ctrain(seed: int) -> Iterator[Record]:
+        for x, q in data.critic_examples(gen, seed, eq_cfg):
+            yield CriticRecord(tuple(x), float(q))
+
+    def csplit(split: str, n: int) -> list[Record]:
+        return [CriticRecord(tuple(x), float(q))
+                for x, q in data.split_examples(gen, split, kind="critic", n=n, cfg=eq_cfg)]
+
+    return Task(name, "critic", ctrain, csplit, _eq_vocabulary(cfg), env="eq")
+
+
+register_task(r"eq_(bwd|critic)_\w+", _eq_task, "eq_bwd_rwalk_seq2seq, eq_bwd_graph_seq2seq, "
+              "eq_critic_rwalk_seq2seqtok, eq_critic_graph_seq2seqtok")
+
+
+# ---------------------------------------------------------------------------------------------------
+# records from JSON-lines files (MCTS samples written by searches, or any exported data)
+
+
+def read_records(path: Path) -> list[Record]:
+    """`{"x": [...], "y": [...]}` -> Seq2SeqRecord, `{"x": [...], "q": p}` -> CriticRecord."""
+    out: list[Record] = []
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                out.append(Seq2SeqRecord(tuple(d["x"]), tuple(d["y"])) if "y" in d
+                           else CriticRecord(tuple(d["x"]), float(d["q"])))
+            except (ValueError, KeyError, TypeError) as e:
+                raise TaskError(f"{path}:{i}: not a record ({type(e).__name__}: {e}); expected "
+                                '{"x": [...], "y": [...]} or {"x": [...], "q": p}') from None
+    return out
+
+
+def file_task(name: str, objective: str, directory: Path, env: str = "") -> Task:
+    files = {s: directory / f"{name}.{s}.jsonl" for s in ("train", "valid", "test")}
+    if not files["train"].is_file():
+        raise TaskError(f"task {name}: no records file {files['train']}")
+    train_records = read_records(files["train"])
+    if not train_records:
+        raise TaskError(f"task {name}: {files['train']} holds no record")
+
+    def train(seed: int) -> Iterator[Record]:
+        import random
+
+        rng = random.Random(seed)
+        while True:
+            yield train_records[rng.randrange(len(train_records))]
+
+    def split(split: str, n: int) -> list[Record]:
+        return read_records(files[split])[:n] if files[split].is_file() else []
+
+    return Task(name, objective, train, split, env=env)
+
+
+def _mcts_file_task(name: str, cfg: Any) -> Task:
+    directory = os.environ.get("HYPERPROVER_TASK_DATA", "")
+    if not directory:
+        raise TaskError(f"task {name} reads records from $HYPERPROVER_TASK_DATA/{name}.<split>.jsonl; "
+                        "set HYPERPROVER_TASK_DATA (online training feeds these tasks from its replay buffer)")
+    objective = "critic" if name.endswith("_critic") else "seq2seq"
+    return file_task(name, objective, Path(directory), env=name.split("_", 1)[0])
+
+
+register_task(r"[a-z]+_mcts_(tactic|minproof|critic)\w*", _mcts_file_task, "<env>_mcts_tactic_fmt, <env>_mcts_critic")

@@ -1,0 +1,158 @@
+"""Decoding: KV cache vs recomputation, greedy limits of sampling and beam, grouped cross-attention."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hyperprover.model.config import ModelConfig, resolve
+from hyperprover.model.decoding import DecodingError, beam_search, check_params, critic_logprob, sample
+from hyperprover.model.transformer import Seq2SeqTransformer
+from hyperprover.search.expander import DecodingConfig
+
+VOCAB, PAD, EOS = 40, 2, 1
+
+
+def small_model(seed: int = 0, **kw: object) -> Seq2SeqTransformer:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(emb_dim=32, dec_emb_dim=16, n_layers=2, n_heads=4, **kw)  # type: ignore[arg-type]
+    return Seq2SeqTransformer(resolve(cfg, VOCAB, PAD)).eval()
+
+
+def inputs(seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(4, VOCAB, (4, 9), generator=g)
+    x[:, 0] = EOS
+    x[1, 6:] = PAD  # a shorter, padded input
+    x[3, 4:] = PAD
+    return x
+
+
+def memory(model: Seq2SeqTransformer, x: torch.Tensor) -> tuple[list, torch.Tensor]:
+    enc, mask = model.encode(x)
+    return model.decoder.memory(enc), mask
+
+
+def flat(hyps: list) -> list[list[tuple[tuple[int, ...], float]]]:
+    return [[(h.tokens, round(h.score, 4)) for h in hs] for hs in hyps]
+
+
+@pytest.mark.parametrize("pre_ln", [True, False])
+@torch.no_grad()
+def test_kv_cache_equals_recomputation(pre_ln: bool) -> None:
+    model = small_model(pre_ln=pre_ln)
+    mem, mask = memory(model, inputs())
+    for kw in ({"greedy": True, "n_samples": 1}, {"greedy": False, "n_samples": 6, "temperature": 1.3}):
+        res = []
+        for use_cache in (True, False):
+            g = torch.Generator().manual_seed(5)
+            res.append(flat(sample(model, mem, mask, max_len=12, eos=EOS, use_cache=use_cache, generator=g,
+                                   **kw)))  # type: ignore[arg-type]
+        assert res[0] == res[1]
+        assert any(len(h) > 0 for hs in res[0] for h in hs)
+    beams = [flat(beam_search(model, mem, mask, beam_size=4, n_best=4, max_len=12, eos=EOS, use_cache=u))
+             for u in (True, False)]
+    assert beams[0] == beams[1]
+
+
+@torch.no_grad()
+def test_sampling_at_low_temperature_is_greedy() -> None:
+    model = small_model(seed=3)
+    mem, mask = memory(model, inputs())
+    greedy = sample(model, mem, mask, n_samples=1, max_len=15, eos=EOS, greedy=True)
+    cold = sample(model, mem, mask, n_samples=5, max_len=15, eos=EOS, temperature=1e-6,
+                  generator=torch.Generator().manual_seed(0))
+    for g, c in zip(greedy, cold):
+        assert len(c) == 1  # every sample is the argmax path, so deduplication leaves one
+        assert c[0].tokens == g[0].tokens
+    top1 = sample(model, mem, mask, n_samples=3, max_len=15, eos=EOS, top_k=1,
+                  generator=torch.Generator().manual_seed(0))
+    assert [h[0].tokens for h in top1] == [h[0].tokens for h in greedy]
+
+
+@torch.no_grad()
+def test_beam_of_one_is_greedy() -> None:
+    model = small_model(seed=4)
+    mem, mask = memory(model, inputs())
+    greedy = sample(model, mem, mask, n_samples=1, max_len=15, eos=EOS, greedy=True, length_penalty=1.0)
+    beam = beam_search(model, mem, mask, beam_size=1, n_best=1, max_len=15, eos=EOS, length_penalty=1.0)
+    assert flat(greedy) == flat(beam)
+
+
+@torch.no_grad()
+def test_beam_scores_sorted_and_better_than_greedy() -> None:
+    model = small_model(seed=6)
+    mem, mask = memory(model, inputs())
+    greedy = sample(model, mem, mask, n_samples=1, max_len=10, eos=EOS, greedy=True, length_penalty=0.0)
+    beam = beam_search(model, mem, mask, beam_size=5, n_best=5, max_len=10, eos=EOS, length_penalty=0.0)
+    for g, b in zip(greedy, beam):
+        scores = [h.score for h in b]
+        assert scores == sorted(scores, reverse=True) and len({h.tokens for h in b}) == len(b)
+        assert b[0].score >= g[0].score - 1e-4  # a wider search never finds a worse best sequence
+
+
+@torch.no_grad()
+def test_stochastic_beam_gives_distinct_sequences_with_true_scores() -> None:
+    model = small_model(seed=7)
+    mem, mask = memory(model, inputs())
+    hyps = beam_search(model, mem, mask, beam_size=6, n_best=6, max_len=8, eos=EOS, length_penalty=0.0,
+                       stochastic=True, generator=torch.Generator().manual_seed(1))
+    for hs in hyps:
+        assert len({h.tokens for h in hs}) == len(hs) > 1
+        assert all(h.score <= 0 for h in hs)
+    # scores are log-probs of the model: rescoring one sequence by teacher forcing gives the same value
+    h = hyps[0][0]
+    y = torch.tensor([[EOS, *h.tokens]])
+    x = inputs()[:1]
+    lp = model(x, y).log_softmax(-1)[0]
+    target = [*h.tokens, EOS]
+    assert abs(sum(float(lp[i, t]) for i, t in enumerate(target)) - h.score) < 1e-3
+
+
+@torch.no_grad()
+def test_grouped_cross_attention_equals_repeated_memory() -> None:
+    model = small_model(seed=8)
+    x = inputs()
+    enc, mask = model.encode(x)
+    mem = model.decoder.memory(enc)
+    n = 3
+    y = torch.randint(4, VOCAB, (x.size(0) * n, 5))
+    pos = torch.arange(5).expand_as(y)
+    grouped = model.decoder(y, pos, mem, mask, group=n)
+    rep = [(k.repeat_interleave(n, 0), v.repeat_interleave(n, 0)) for k, v in mem]
+    plain = model.decoder(y, pos, rep, mask.repeat_interleave(n, 0), group=1)
+    assert torch.allclose(grouped, plain, atol=1e-5)
+
+
+@torch.no_grad()
+def test_critic_is_a_log_probability() -> None:
+    model = small_model(seed=9)
+    mem, mask = memory(model, inputs())
+    lp = critic_logprob(model, mem, mask, 15, 13, 14)
+    assert lp.shape == (4,) and bool((lp <= 0).all())
+    logits = model.critic_logits(mem, mask, 15, 13, 14)
+    assert torch.allclose(lp.exp() + logits.log_softmax(-1)[:, 1].exp(), torch.ones(4), atol=1e-5)
+
+
+def test_greedy_with_many_samples_is_refused() -> None:
+    with pytest.raises(DecodingError, match="n_samples"):
+        check_params(DecodingConfig(n_samples=4, use_sampling=False, use_beam=False))
+
+
+def test_layer_drop_keeps_min_layers() -> None:
+    from hyperprover.model.transformer import _kept_layers
+
+    torch.manual_seed(0)
+    for _ in range(200):
+        keep = _kept_layers(6, 0.9, 2, training=True)
+        assert sum(keep) >= 2
+    assert _kept_layers(6, 0.9, 2, training=False) == [True] * 6
+    kept = [sum(_kept_layers(8, 0.5, 0, training=True)) for _ in range(400)]
+    assert 3.5 < sum(kept) / len(kept) < 4.5  # each layer kept with probability 1 - p
+    model = small_model(layer_dropout=0.5, min_layers=1)
+    x = inputs()
+    model.train()
+    outs = {tuple(model(x, x[:, :4]).flatten()[:3].tolist()) for _ in range(6)}
+    assert len(outs) > 1  # different layers run on different calls
+    model.eval()
+    assert torch.equal(model(x, x[:, :4]), model(x, x[:, :4]))
