@@ -65,6 +65,7 @@ def main(argv: Sequence[str]) -> int:
     step("1/4 data: random-walk theorems with proofs, each re-checked from scratch")
     data = root / "data" / "eq_rwalk.jsonl"
     if not data.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
         run("data", ["--env", "eq", "--gen", "rwalk", "--n", str(cfg.n_theorems), "--seed", "0", "--out", str(data)])
     run("check", ["--env", "eq", str(data)])
 

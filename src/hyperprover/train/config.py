@@ -6,16 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyperprover.config import ConfigError, opt, section
+from hyperprover.envs.equations.config import EquationsConfig
+from hyperprover.envs.metamath.config import MetamathConfig
+from hyperprover.envs.sr.config import SRConfig
 from hyperprover.experiment import RunConfig
 from hyperprover.model.config import ModelConfig
-
-try:  # written by the Equations helper; an empty section until it lands
-    from hyperprover.envs.equations.config import EquationsConfig
-except ImportError:  # pragma: no cover - only before the Equations environment exists
-
-    @dataclass
-    class EquationsConfig:  # type: ignore[no-redef]
-        """Placeholder: hyperprover.envs.equations.config has not landed yet."""
 
 
 @dataclass
@@ -46,6 +41,8 @@ class TrainConfig(RunConfig):
     batch: BatchConfig = section(BatchConfig, "batching")
     latex: LatexConfig = section(LatexConfig, "text corpus for MASS pretraining")
     eq: EquationsConfig = section(EquationsConfig, "Equations environment and generators")
+    mm: MetamathConfig = section(MetamathConfig, "Metamath database and splits")
+    sr: SRConfig = section(SRConfig, "SymbolicRegression environment and generator")
     tasks: str = opt("", "comma list of tasks, e.g. latex_mass or eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok")
     tasks_weight: str = opt("", "comma list of relative weights of the trained tasks (empty: uniform)")
     no_train: str = opt("", "comma list of tasks that are evaluated but never trained on")

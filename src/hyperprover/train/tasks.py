@@ -179,6 +179,44 @@ register_task(r"eq_(bwd|critic)_\w+", _eq_task, "eq_bwd_rwalk_seq2seq, eq_bwd_gr
 
 
 # ---------------------------------------------------------------------------------------------------
+# Metamath (human proofs of the database) and SymbolicRegression (generated trajectories)
+
+
+def _pairs_task(name: str, train_pairs: Callable[[int], Iterator[tuple[list[str], list[str]]]],
+                split_pairs: Callable[[str, int], list[tuple[list[str], list[str]]]],
+                vocabulary: Callable[[], Iterable[str]], env: str) -> Task:
+    def train(seed: int) -> Iterator[Record]:
+        for x, y in train_pairs(seed):
+            yield Seq2SeqRecord(tuple(x), tuple(y))
+
+    def split(split: str, n: int) -> list[Record]:
+        return [Seq2SeqRecord(tuple(x), tuple(y)) for x, y in split_pairs(split, n)]
+
+    return Task(name, "seq2seq", train, split, vocabulary, env=env)
+
+
+def _mm_task(name: str, cfg: Any) -> Task:
+    from hyperprover.envs.metamath import data
+
+    mm_cfg = cfg.mm
+    return _pairs_task(name, lambda seed: data.seq2seq_examples("train", seed, mm_cfg),
+                       lambda split, n: data.split_examples(split, n, mm_cfg),
+                       lambda: data.vocabulary(data.default_env(mm_cfg)), env="mm")
+
+
+def _sr_task(name: str, cfg: Any) -> Task:
+    from hyperprover.envs.sr import data
+
+    sr_cfg = cfg.sr
+    return _pairs_task(name, lambda seed: data.seq2seq_examples(seed, sr_cfg),
+                       lambda split, n: data.split_examples(split, n, sr_cfg), data.vocabulary, env="sr")
+
+
+register_task(r"mm_x2y_goal--tactic_seq2seq", _mm_task, "mm_x2y_goal--tactic_seq2seq")
+register_task(r"sr_bwd_rwalk_seq2seq", _sr_task, "sr_bwd_rwalk_seq2seq")
+
+
+# ---------------------------------------------------------------------------------------------------
 # records from JSON-lines files (MCTS samples written by searches, or any exported data)
 
 
