@@ -150,7 +150,6 @@ class Trainer:
             self._restore(state)
         self.log.info(f"model: {count_parameters(self.model) / 1e6:.2f}M parameters, {self.dims}")
         self._eval_sets: dict[tuple[str, str], list[Batch]] = {}
-        self._warned_greedy = False
 
     # ---------------------------------------------------------------- checkpoints
     def _save(self, path: Path) -> None:
@@ -231,10 +230,6 @@ class Trainer:
             for env in sorted({t.env for t in self.tasks.values() if t.env}):
                 got = greedy_proving_metrics(self.model, self.dico, env, self.cfg.n_th_to_prove, "valid",
                                              self.device)
-                if not got and not self._warned_greedy:
-                    self.log.warning("--n_th_to_prove: greedy proving is not wired yet (train.metrics."
-                                     "greedy_proving_metrics); no -greedy-proved metric")
-                    self._warned_greedy = True
                 scores.update(got)
         return scores
 
