@@ -15,6 +15,8 @@ def test_results_file_round_trip_and_torn_line(tmp_path):
     with open(f.path, "a") as h:
         h.write('{"label": "b", "attem')  # killed mid-write
     assert [(r.label, r.attempt, r.proved) for r in f.read()] == [("a", 1, False), ("a", 2, True)]
+    f.append(rec("c", 1, True))  # the restarted run's first record is not glued to the torn line
+    assert [(r.label, r.attempt) for r in f.read()] == [("a", 1), ("a", 2), ("c", 1)]
 
 
 def test_pending_skips_recorded_and_proved():

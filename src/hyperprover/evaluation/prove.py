@@ -71,7 +71,7 @@ def prove_with_model(cfg: ProveConfig, env: BackwardEnv, theorem: Theorem) -> in
         record = next(iter(prover.prove([theorem])))
     stats = record.stats
     print(f"{cfg.prover}: {'proved' if record.proved else 'not proved'} {theorem.label} "
-          f"({stats.get('expansions', 0):.0f} expansions, {stats.get('nodes', 0):.0f} nodes, "
+          f"({stats.get('n_expansions', 0):.0f} expansions, {stats.get('n_nodes', 0):.0f} nodes, "
           f"{stats.get('time_wall_s', 0.0):.1f}s: model {stats.get('time_model_s', 0.0):.1f}s, "
           f"env {stats.get('time_env_s', 0.0):.1f}s, search {stats.get('time_search_s', 0.0):.1f}s)")
     if record.error:

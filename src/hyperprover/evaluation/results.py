@@ -59,7 +59,11 @@ class ResultsFile:
         return out
 
     def append(self, record: AttemptRecord) -> None:
-        with open(self.path, "a") as f:
+        with open(self.path, "a+") as f:
+            if f.tell() > 0:  # after a kill mid-write, start a fresh line instead of extending the torn one
+                f.seek(f.tell() - 1)
+                if f.read(1) != "\n":
+                    f.write("\n")
             f.write(record.to_json() + "\n")
             f.flush()
             os.fsync(f.fileno())

@@ -70,6 +70,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "Weights only load failed" in first:  # torch's advice to drop weights_only is not ours to give
+            first = "not a file of tensors and plain data"
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read ({first[:200]})") from None
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED):
         missing = [k for k in _REQUIRED if not isinstance(state, dict) or k not in state]
