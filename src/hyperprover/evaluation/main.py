@@ -12,10 +12,11 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, opt
-from hyperprover.envs.base import BackwardEnv, Theorem
+from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem
 from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, open_env
 from hyperprover.evaluation.results import (
     AttemptRecord,
@@ -25,15 +26,22 @@ from hyperprover.evaluation.results import (
     summarize,
 )
 from hyperprover.experiment import Experiment, RunConfig, setup_experiment
-from hyperprover.search.prover import ProofRecord
+from hyperprover.search.prover import ProofRecord, Prover
 
 
 @dataclass
 class EvalConfig(RunConfig, ProvingOptions):
     split: str = opt("identities", "which theorems: identities, valid, test, train, bench (per env)")
+    theorems_file: str = opt("", "prove the goals of this text file instead of --split (one goal per line, "
+                             "e.g. 'x0 + 0 == x0'; '#' starts a comment)")
     max_attempts: int = opt(1, "attempts per theorem; pass@1..k is reported", min=1)
     n_theorems: int = opt(0, "evaluate only the first N theorems of the split (0: all)", min=0)
     exp_name: str = opt("eval", "experiment name (a folder under dump_path)")
+    n_provers: int = opt(0, "Ray prover actors sharing the attempts (0: prove in this process)", min=0)
+    prover_gpus: float = opt(0.0, "GPU share of each Ray prover", min=0.0)
+    max_restarts: int = opt(5, "times Ray restarts a prover that died", min=0)
+    torch_threads: int = opt(1, "torch threads of each Ray prover (0: torch's default)", min=0)
+    ray_address: str = opt("", "Ray cluster address ('auto': a running cluster; empty: a local Ray instance)")
 
 
 def attempt_record(env: BackwardEnv, rec: ProofRecord, attempt: int, params: dict[str, Any]) -> AttemptRecord:
@@ -42,6 +50,25 @@ def attempt_record(env: BackwardEnv, rec: ProofRecord, attempt: int, params: dic
     return AttemptRecord(label=rec.label, attempt=attempt, proved=rec.proved,
                          proof=proof_to_json(env, rec.proof) if rec.proof is not None else None,
                          stats=stats, params=params, error=rec.error)
+
+
+def read_theorems_file(env: BackwardEnv, path: str) -> list[Theorem]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise ConfigError(f"--theorems_file {path}: {e.strerror}") from None
+    out = []
+    for i, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            out.append(Theorem(f"{Path(path).stem}:{i}", env.parse_goal(text), "file"))
+        except GoalParseError as e:
+            raise ConfigError(f"--theorems_file {path}, line {i}: {e}") from None
+    if not out:
+        raise ConfigError(f"--theorems_file {path} holds no goal")
+    return out
 
 
 def select_theorems(env: BackwardEnv, split: str, n: int) -> list[Theorem]:
@@ -54,12 +81,12 @@ def select_theorems(env: BackwardEnv, split: str, n: int) -> list[Theorem]:
     return theorems[:n] if n else theorems
 
 
-def run_local(cfg: EvalConfig, env: BackwardEnv, theorems: list[Theorem], results: ResultsFile,
+def run_local(cfg: EvalConfig, env: BackwardEnv, prover: Prover, theorems: list[Theorem], results: ResultsFile,
               exp: Experiment) -> None:
     by_label = {t.label: t for t in theorems}
     params = {"prover": cfg.prover, "search": asdict(cfg.search), "decoding": asdict(cfg.decoding)}
     proved = {r.label for r in results.read() if r.proved}
-    with build_prover(cfg, env) as prover:
+    with prover:
         for attempt in range(1, cfg.max_attempts + 1):
             todo = [label for label, a in pending_attempts(list(by_label), cfg.max_attempts, results.read())
                     if a == attempt]
@@ -81,18 +108,36 @@ def main(argv: Sequence[str]) -> int:
         return 0
     cfg = load_config(EvalConfig, argv, PRESETS)
     env = open_env(cfg.env)
-    theorems = select_theorems(env, cfg.split, cfg.n_theorems)
+    if cfg.theorems_file:
+        theorems = read_theorems_file(env, cfg.theorems_file)[: cfg.n_theorems or None]
+    else:
+        theorems = select_theorems(env, cfg.split, cfg.n_theorems)
+    # a bad checkpoint fails here, before the run folder is made (Ray provers load it themselves)
+    prover = build_prover(cfg, env) if cfg.n_provers == 0 else None
+    if prover is None:
+        from hyperprover.model.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            load_checkpoint(cfg.reload_model)
+        except CheckpointError as e:
+            raise ConfigError(str(e)) from None
     exp = setup_experiment(cfg, "eval", log_name="eval.log")
     results = ResultsFile(exp.path / "eval_results.jsonl")
     start = time.time()
-    run_local(cfg, env, theorems, results, exp)
+    if cfg.n_provers > 0:
+        from hyperprover.evaluation.ray_eval import run_ray
+
+        run_ray(cfg, env, theorems, results, exp)
+    else:
+        assert prover is not None
+        run_local(cfg, env, prover, theorems, results, exp)
     summary = summarize([t.label for t in theorems], results.read(), cfg.max_attempts)
-    summary.update({"split": cfg.split, "prover": cfg.prover, "n_expansions": cfg.search.n_expansions,
-                    "wall_time_s": time.time() - start})
+    summary.update({"split": cfg.theorems_file or cfg.split, "prover": cfg.prover,
+                    "n_expansions": cfg.search.n_expansions, "wall_time_s": time.time() - start})
     (exp.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     exp.metrics.log({k: v for k, v in summary.items() if isinstance(v, int | float)}, step=0)
     k = cfg.max_attempts
-    print(f"{cfg.prover} on {cfg.split}: proved {summary['proved']}/{summary['n_theorems']} "
+    print(f"{cfg.prover} on {summary['split']}: proved {summary['proved']}/{summary['n_theorems']} "
           f"(pass@{k} {100 * summary[f'pass@{k}']:.1f}%), {summary['time_per_theorem_s']:.1f}s per theorem; "
           f"results in {exp.path}", file=sys.stderr)
     exp.close()

@@ -1,0 +1,341 @@
+"""`hyperprover online`: online HTPS training on Ray (htps spec 4; the original's launch_mcts).
+
+The controller (this process, no GPU) draws theorems from `--data_src_props` splits, samples per-proof
+search parameters, hands jobs to `--n_provers` prover actors, records every finished attempt in
+mcts_results.jsonl, forwards the search samples to the trainer actor (at most two batches in flight:
+back-pressure), and pushes each new model version to the provers (`--beam_kind`). A prover that dies
+is restarted by Ray and its theorems re-queued; a dead trainer stops the run with a clear message.
+Ctrl-C or `--max_time` stop cleanly: every file is flushed, Ray is shut down.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hyperprover.config import ConfigError, help_text, load_config, to_dict
+from hyperprover.evaluation.proving import PRESETS, open_env
+from hyperprover.experiment import Experiment, setup_experiment
+from hyperprover.online.async_eval import finished_evals
+from hyperprover.online.config import OnlineConfig, check_online_config
+from hyperprover.online.hyperopt import SearchParamsSampler
+from hyperprover.online.label_sampler import AttemptOutcome, SplitSampler, parse_split_props
+from hyperprover.online.pool import ProverPool, start_provers
+from hyperprover.online.prover_actor import Job, JobResult
+
+
+class TrainerDied(RuntimeError):
+    pass
+
+
+def init_ray(address: str, num_cpus: int, log_to_driver: bool) -> None:
+    import ray
+
+    if address:
+        ray.init(address=address, log_to_driver=log_to_driver)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
+                 configure_logging=False)
+
+
+def result_line(r: JobResult) -> dict[str, Any]:
+    return {"job_id": r.job_id, "label": r.label, "split": r.split, "attempt": r.attempt, "proved": r.proved,
+            "proof_size": r.proof_size, "params": r.draw, "stats": r.stats, "version": r.version,
+            "prover": r.prover, "error": r.error, "time": time.time()}
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    out = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line from a killed run
+    return out
+
+
+class Controller:
+    def __init__(self, cfg: OnlineConfig, exp: Experiment) -> None:
+        import ray
+
+        self.cfg, self.exp, self.log = cfg, exp, exp.logger
+        env = open_env(cfg.env)
+        props = parse_split_props(cfg.data_src_props)
+        self.labels = {s: [t.label for t in env.theorems(s)] for s in props}
+        self.sampler = SplitSampler(self.labels, props, cfg.label_sampler, seed=cfg.seed)
+        self.hyperopt = SearchParamsSampler(cfg.hyperopt, cfg.hyperopt_param_str, seed=cfg.seed)
+        self.results_path = exp.path / "mcts_results.jsonl"
+        previous = read_results(self.results_path)
+        self.next_id = 1 + max((int(r["job_id"]) for r in previous), default=0)
+        self.solved: dict[str, set[str]] = {s: set() for s in self.labels}
+        for r in previous:
+            if r["proved"] and r["split"] in self.solved:
+                self.solved[r["split"]].add(r["label"])
+        self.results_file = open(self.results_path, "a")  # noqa: SIM115 - closed in close()
+        self.ready: deque[Job] = deque()
+        self.n_recorded = 0
+        self.window: list[JobResult] = []
+        self.trainer: Any = None
+        self.sample_refs: list[Any] = []
+        self.ingress = 0
+        self.trainer_stats: dict[str, float] = {}
+        self.published = 0
+        self.best_eval = -1.0
+        self.last_reload = time.time()
+        self.stop_reason = ""
+        self.logged_evals: set[int] = set()
+        if not cfg.no_trainer:
+            from hyperprover.online.trainer_actor import TrainerWorker
+
+            self.trainer = ray.remote(TrainerWorker).options(
+                max_restarts=0, max_concurrency=4, num_cpus=1, num_gpus=cfg.trainer_gpus,
+            ).remote(cfg, str(exp.path))
+            ray.get(self.trainer.start.remote())
+        handles = start_provers(cfg.n_provers, cfg, cfg.reload_model, str(exp.path / "provers"), cfg.max_restarts,
+                                cfg.prover_gpus, cfg.torch_threads if cfg.local else 0,
+                                keep_samples=not cfg.no_trainer)
+        self.pool = ProverPool(handles, self.log)
+
+    # ---------------------------------------------------------------- jobs
+    def _new_job(self) -> Job:
+        split, label = self.sampler.sample()
+        job = Job(self.next_id, label, split, 1, self.hyperopt.draw())
+        self.next_id += 1
+        return job
+
+    def _feed(self) -> None:
+        want = self.cfg.n_simultaneous_proofs * 2
+        for p in self.pool.alive:
+            n = want - len(p.in_flight)
+            if n <= 0:
+                continue
+            jobs = [self.ready.popleft() if self.ready else self._new_job() for _ in range(n)]
+            self.pool.submit(p, jobs)
+        while len(self.ready) < self.cfg.n_simultaneous_proofs:
+            self.ready.append(self._new_job())
+
+    def _record(self, r: JobResult) -> None:
+        self.results_file.write(json.dumps(result_line(r), sort_keys=True) + "\n")
+        self.results_file.flush()
+        self.n_recorded += 1
+        self.window.append(r)
+        if r.proved:
+            self.solved.setdefault(r.split, set()).add(r.label)
+        critics = tuple(c.critic for c in r.critic_samples if c.solved)
+        self.sampler.update(r.split, AttemptOutcome(r.label, r.proved, r.proof_size, critics))
+        self.hyperopt.record(r.draw, r.proved)
+
+    # ---------------------------------------------------------------- trainer
+    def _send_samples(self, results: list[JobResult]) -> None:
+        import ray
+
+        if self.trainer is None:
+            return
+        tactic = [s for r in results for s in r.tactic_samples]
+        critic = [s for r in results for s in r.critic_samples]
+        if not tactic and not critic:
+            return
+        while len(self.sample_refs) >= 2:  # back-pressure: wait for the trainer to take earlier batches
+            done, self.sample_refs = ray.wait(self.sample_refs, num_returns=1, timeout=60)
+            for ref in done:
+                self.trainer_stats = self._trainer_get(ref)
+        self.sample_refs.append(self.trainer.add_samples.remote(tactic, critic))
+        self.ingress += len(tactic) + len(critic)
+
+    def _trainer_get(self, ref: Any, timeout: float = 60.0) -> Any:
+        import ray
+
+        try:
+            return ray.get(ref, timeout=timeout)
+        except ray.exceptions.RayActorError as e:
+            raise TrainerDied(f"the trainer actor died ({type(e).__name__}); see {self.exp.path}/trainer/"
+                              "train.log. The run stops: restart it from the last trainer checkpoint") from None
+
+    def _check_trainer(self) -> None:
+        if self.trainer is None:
+            return
+        status = self._trainer_get(self.trainer.status.remote())
+        if status["error"]:
+            last = status["error"].strip().splitlines()[-1]
+            raise TrainerDied(f"the trainer crashed: {last} (full traceback in {self.exp.path}/trainer/train.log)")
+        self.trainer_stats = status
+        for e in finished_evals(self.exp.path, self.cfg.env, self.cfg.async_eval_split):
+            if e.epoch not in self.logged_evals:  # one __log__ line per async evaluation, for `hyperprover plot`
+                self.logged_evals.add(e.epoch)
+                self.exp.metrics.log({"epoch": e.epoch, f"async_eval/{self.cfg.async_eval_split}/proved_rate":
+                                      e.proved_rate}, e.epoch)
+
+    def _reload(self) -> None:
+        import ray
+
+        if self.cfg.beam_kind == "fixed" or self.trainer is None:
+            return
+        if time.time() - self.last_reload < self.cfg.min_reload_time:
+            return
+        if self.cfg.beam_kind == "automatically_reloading":
+            version, refs = self._trainer_get(self.trainer.latest.remote())
+            if version > self.published and refs:
+                self.pool.set_weights(version, refs[0])
+                self.published, self.last_reload = version, time.time()
+                self.log.info(f"provers reload model version {version}")
+            return
+        # increasing_quality: the newest evaluated snapshot, if at least as good as the best so far
+        evals = finished_evals(self.exp.path, self.cfg.env, self.cfg.async_eval_split)
+        if evals and evals[-1].epoch > self.published and evals[-1].proved_rate >= self.best_eval:
+            from hyperprover.model.checkpoint import load_checkpoint
+
+            e = evals[-1]
+            self.pool.set_weights(e.epoch, ray.put(load_checkpoint(e.checkpoint)["model"]))
+            self.published, self.best_eval, self.last_reload = e.epoch, e.proved_rate, time.time()
+            self.log.info(f"provers reload the epoch {e.epoch} snapshot (async eval {100 * e.proved_rate:.1f}%)")
+
+    # ---------------------------------------------------------------- statistics
+    def _stats(self, step: int) -> None:
+        w, self.window = self.window, []
+        stats: dict[str, Any] = {
+            "launcher_stats/n_jobs_ready": len(self.ready), "launcher_stats/n_in_flight": self.pool.n_in_flight(),
+            "launcher_stats/n_recorded": self.n_recorded, "launcher_stats/n_requeued": self.pool.n_requeued,
+            "launcher_stats/n_prover_deaths": self.pool.n_prover_deaths,
+            "launcher_stats/n_provers_alive": len(self.pool.alive), "data_loader/ingress": self.ingress,
+            "launcher_stats/model_version": self.published,
+        }
+        for split, labels in self.labels.items():
+            stats[f"launcher_stats/solved_labels_acc_{split}"] = len(self.solved.get(split, ())) / len(labels)
+            recent = [r for r in w if r.split == split]
+            if recent:
+                stats[f"launcher_stats/proved_rate_{split}"] = sum(r.proved for r in recent) / len(recent)
+        if w:
+            stats["mcts_stats/time"] = sum(r.stats.get("time", r.stats.get("time_wall_s", 0.0)) for r in w) / len(w)
+            stats["mcts_stats/n_nodes"] = sum(r.stats.get("n_nodes", 0.0) for r in w) / len(w)
+            stats["mcts_stats/n_attempts"] = len(w)
+        stats.update({f"trainer/{k}": v for k, v in self.trainer_stats.items() if isinstance(v, int | float)})
+        stats.update(self.hyperopt.solve_rates())
+        self.exp.metrics.log(stats, step)
+
+    # ---------------------------------------------------------------- loop
+    def run(self) -> None:
+        cfg = self.cfg
+        start = last_stats = last_check = time.time()
+        step = 0
+        stopping = {"sigint": False}
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            stopping["sigint"] = True
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+        try:
+            while True:
+                if stopping["sigint"]:
+                    self.stop_reason = "Ctrl-C"
+                    break
+                if cfg.max_time and time.time() - start > cfg.max_time:
+                    self.stop_reason = f"--max_time {cfg.max_time:g}s"
+                    break
+                if cfg.max_proofs and self.n_recorded >= cfg.max_proofs:
+                    self.stop_reason = f"--max_proofs {cfg.max_proofs}"
+                    break
+                if not self.pool.alive:
+                    raise RuntimeError("every prover died and Ray has no restarts left (--max_restarts)")
+                self._feed()
+                results, lost = self.pool.poll()
+                self.ready.extendleft(reversed(lost))  # lost theorems go first
+                for r in results:
+                    if not cfg.max_proofs or self.n_recorded < cfg.max_proofs:
+                        self._record(r)
+                self._send_samples(results)
+                if time.time() - last_check > 2.0:
+                    self._check_trainer()
+                    self._reload()
+                    last_check = time.time()
+                if time.time() - last_stats > cfg.stats_freq:
+                    step += 1
+                    self._stats(step)
+                    last_stats = time.time()
+                if not results:
+                    time.sleep(0.2)
+            self._stats(step + 1)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, old)
+
+    def close(self) -> None:
+        import ray
+
+        self.results_file.flush()
+        self.results_file.close()
+        self.pool.shutdown()
+        if self.trainer is not None:
+            try:
+                ray.get(self.trainer.stop.remote(), timeout=10)
+            except ray.exceptions.RayError:
+                pass
+            ray.kill(self.trainer, no_restart=True)
+
+
+def check_inputs(cfg: OnlineConfig) -> None:
+    """Fail before Ray starts: the splits must exist and the checkpoint must load."""
+    from hyperprover.model.checkpoint import CheckpointError, load_checkpoint
+
+    env = open_env(cfg.env)
+    for split in parse_split_props(cfg.data_src_props):
+        try:
+            n = len(env.theorems(split))
+        except (KeyError, ValueError) as e:
+            raise ConfigError(f"--data_src_props: {e}") from None
+        if not n:
+            raise ConfigError(f"--data_src_props: split {split!r} has no theorems")
+    try:
+        load_checkpoint(cfg.reload_model)
+    except CheckpointError as e:
+        raise ConfigError(f"--reload_model: {e}") from None
+
+
+def main(argv: Sequence[str]) -> int:
+    if "-h" in argv or "--help" in argv:
+        print(help_text(OnlineConfig, "online", __doc__ or "", PRESETS))
+        return 0
+    try:
+        cfg = load_config(OnlineConfig, argv, PRESETS)
+        check_online_config(cfg)
+        check_inputs(cfg)
+    except ConfigError as e:
+        print(f"hyperprover online: {e}", file=sys.stderr)
+        return 2
+    import ray
+
+    exp = setup_experiment(cfg, "online", log_name="controller.log")
+    (exp.path / "launcher_params.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
+    init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 3, cfg.ray.log_to_driver)
+    controller: Controller | None = None
+    code = 0
+    try:
+        controller = Controller(cfg, exp)
+        controller.run()
+        exp.logger.info(f"stopped ({controller.stop_reason}): {controller.n_recorded} attempts recorded in "
+                        f"{controller.results_path}")
+    except TrainerDied as e:
+        exp.logger.error(str(e))
+        print(f"hyperprover online: {e}", file=sys.stderr)
+        code = 1
+    except (ConfigError, RuntimeError) as e:
+        exp.logger.error(str(e))
+        print(f"hyperprover online: {e}", file=sys.stderr)
+        code = 1
+    finally:
+        if controller is not None:
+            controller.close()
+        exp.close()
+        ray.shutdown()
+    return code
+
+
+__all__ = ["Controller", "OnlineConfig", "main"]
