@@ -188,3 +188,34 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert f"resumed from {ckpt}: epoch {state['epoch']}, {state['n_iter']} iterations" in done.stderr
     after = load_checkpoint(ckpt)["counters"]
     assert after["epoch"] == state["epoch"] + 1 and after["n_iter"] > state["n_iter"]
+
+
+def test_tasks_not_ready_are_skipped_until_ready(tmp_path: Path) -> None:
+    """A replay-buffer task below its min_len must not block the trainer: the other tasks train meanwhile."""
+    drawn: list[int] = []
+    ready = {"flag": False}
+
+    def waiting_task(name: str, cfg: object) -> Task:
+        base = _reverse_task(name, cfg)
+
+        def train(seed: int) -> Iterator[Record]:
+            for r in base.train(seed):
+                assert ready["flag"], "a task that is not ready was asked for data"
+                drawn.append(1)
+                yield r
+
+        return Task(name, "seq2seq", train, base.split, vocabulary=lambda: WORDS, ready=lambda: ready["flag"])
+
+    cfg = TrainConfig(dump_path=str(tmp_path), exp_name="t", exp_id="w", tasks="toy_reverse_seq2seq,toy_wait",
+                      tasks_weight="1,100", num_workers=0, epoch_size=200, max_epoch=1, eval_size=16,
+                      eval_splits="", optimizer="adam,lr=0.003", cpu_threads=1, batch=TrainConfig().batch)
+    cfg.model.emb_dim, cfg.model.n_layers, cfg.model.n_heads = 32, 1, 2
+    cfg.batch.tokens = 200
+    tasks = {"toy_reverse_seq2seq": _reverse_task("toy_reverse_seq2seq", cfg), "toy_wait": waiting_task("w", cfg)}
+    trainer = Trainer(cfg, setup_experiment(cfg, "train"), tasks, torch.device("cpu"))
+    trainer.run()
+    assert trainer.counters.epoch == 1 and not drawn  # the epoch went by on the ready task alone
+    ready["flag"] = True
+    cfg.max_epoch = 2
+    trainer.run()
+    assert drawn  # once ready, weight 100 makes it the task of almost every step

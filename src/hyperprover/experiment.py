@@ -15,6 +15,7 @@ import random
 import string
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -172,8 +173,10 @@ class Experiment:
             h.flush()
 
 
-def setup_experiment(cfg: RunConfig, command: str, log_name: str = "train.log") -> Experiment:
-    """Create (or find again) the run folder, write params.json, start the logger and metrics writer."""
+def setup_experiment(cfg: RunConfig, command: str, log_name: str = "train.log",
+                     argv: Sequence[str] | None = None) -> Experiment:
+    """Create (or find again) the run folder, write params.json, start the logger and metrics writer.
+    `argv`: the command's options as given (the process's own when None), logged to reproduce the run."""
     path = dump_dir(cfg)
     resumed = (path / "checkpoint.pth").is_file()
     path.mkdir(parents=True, exist_ok=True)
@@ -182,5 +185,5 @@ def setup_experiment(cfg: RunConfig, command: str, log_name: str = "train.log") 
     if cfg.seed == -1:
         cfg.seed = random.SystemRandom().randrange(2**31)
     logger.info(f"hyperprover {command} in {path}" + (" (resuming from checkpoint.pth)" if resumed else ""))
-    logger.info("command: hyperprover " + " ".join([command, *sys.argv[2:]]))
+    logger.info("command: hyperprover " + " ".join([command, *(sys.argv[2:] if argv is None else argv)]))
     return Experiment(path, logger, MetricsWriter(logger, path / "tensorboard"), resumed)

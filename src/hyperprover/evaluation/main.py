@@ -121,7 +121,7 @@ def main(argv: Sequence[str]) -> int:
             load_checkpoint(cfg.reload_model)
         except CheckpointError as e:
             raise ConfigError(str(e)) from None
-    exp = setup_experiment(cfg, "eval", log_name="eval.log")
+    exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv)
     results = ResultsFile(exp.path / "eval_results.jsonl")
     start = time.time()
     if cfg.n_provers > 0:

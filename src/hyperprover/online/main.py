@@ -312,7 +312,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     import ray
 
-    exp = setup_experiment(cfg, "online", log_name="controller.log")
+    exp = setup_experiment(cfg, "online", log_name="controller.log", argv=argv)
     (exp.path / "launcher_params.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
     init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 3, cfg.ray.log_to_driver)
     controller: Controller | None = None

@@ -50,7 +50,7 @@ def replay_task(name: str, buffer: ReplayBuffer[Any], env: str) -> Task:
     def split(split: str, n: int) -> list[Record]:
         return []  # search samples have no held-out split; the async evaluations measure progress
 
-    return Task(name, "critic" if critic else "seq2seq", train, split, env=env)
+    return Task(name, "critic" if critic else "seq2seq", train, split, env=env, ready=lambda: buffer.ready)
 
 
 class TrainerWorker:

@@ -72,6 +72,20 @@ def search_rng(cfg: SearchConfig, label: str) -> random.Random:
     return random.Random(f"{cfg.seed}:{label}")
 
 
+def stop_reason(proved: bool, failure: str, n_expanded: int, cfg: SearchConfig, start: float) -> str:
+    """Why a search stops after a batch ("" = it goes on): proved, then `failure` (the search's own reason:
+    dead_root, failed), then the expansion budget, then the wall-clock limit."""
+    if proved:
+        return "proved"
+    if failure:
+        return failure
+    if n_expanded >= cfg.n_expansions:
+        return "budget"
+    if time.perf_counter() - start > cfg.timeout_s:
+        return "timeout"
+    return ""
+
+
 def graph_result(graph: Hypergraph, cfg: SearchConfig, label: str, goal: Goal, stats: dict[str, float],
                  stop_reason: str, tokenizer: Tokenizer | None, rng: random.Random) -> SearchResult:
     """The result shared by every graph-based search: minimal proof, shape statistics, samples."""

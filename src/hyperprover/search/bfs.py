@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 
 from hyperprover.envs.base import Goal, TacticResult
-from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng
+from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng, stop_reason
 from hyperprover.search.config import SearchConfig
 from hyperprover.search.expander import Expansion
 from hyperprover.search.filtering import build_node
@@ -98,14 +98,8 @@ class BestFirst:
         self.stats["nsteps"] += 1
         self._pending = []
         g = self.graph
-        if g.proved:
-            self.stop_reason = "proved"
-        elif g.dead:
-            self.stop_reason = "dead_root"
-        elif self.n_expanded >= self.cfg.n_expansions:
-            self.stop_reason = "budget"
-        elif time.perf_counter() - self._start > self.cfg.timeout_s:
-            self.stop_reason = "timeout"
+        self.stop_reason = stop_reason(g.proved, "dead_root" if g.dead else "", self.n_expanded, self.cfg,
+                                       self._start)
         self._search_s += time.perf_counter() - t0
 
     def result(self) -> SearchResult:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from hyperprover.envs.base import Goal, TacticResult
-from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng
+from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng, stop_reason
 from hyperprover.search.config import SearchConfig
 from hyperprover.search.expander import Expansion
 from hyperprover.search.filtering import build_node
@@ -94,14 +94,8 @@ class Greedy:
         self.n_expanded += len(self._pending)
         self.stats["nsteps"] += 1
         self._pending = []
-        if g.proved:
-            self.stop_reason = "proved"
-        elif self.failure:
-            self.stop_reason = "failed"
-        elif self.n_expanded >= self.cfg.n_expansions:
-            self.stop_reason = "budget"
-        elif time.perf_counter() - self._start > self.cfg.timeout_s:
-            self.stop_reason = "timeout"
+        self.stop_reason = stop_reason(g.proved, "failed" if self.failure else "", self.n_expanded, self.cfg,
+                                       self._start)
         self._search_s += time.perf_counter() - t0
 
     def _commit(self, full: Node) -> Node:

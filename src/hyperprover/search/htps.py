@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 
 from hyperprover.envs.base import Goal, TacticResult
-from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng
+from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng, stop_reason
 from hyperprover.search.config import SearchConfig
 from hyperprover.search.expander import Expansion
 from hyperprover.search.filtering import build_node
@@ -204,14 +204,8 @@ class HTPS:
         self.stats["nsteps"] += 1
         self.stats["n_expansion_goals"] += len(self._pending)
         self._pending, self._sims = [], []
-        if cfg.early_stop and g.proved:
-            self.stop_reason = "proved"
-        elif self.n_expanded >= cfg.n_expansions:
-            self.stop_reason = "budget"
-        elif g.dead:
-            self.stop_reason = "dead_root"
-        elif time.perf_counter() - self._start > cfg.timeout_s:
-            self.stop_reason = "timeout"
+        self.stop_reason = stop_reason(cfg.early_stop and g.proved, "dead_root" if g.dead else "", self.n_expanded,
+                                       cfg, self._start)
         self._search_s += time.perf_counter() - t0
 
     def _backup(self, sims: list[_Sim]) -> None:

@@ -58,7 +58,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     if cfg.cpu_threads > 0:
         torch.set_num_threads(cfg.cpu_threads)
-    exp = setup_experiment(cfg, "train")
+    exp = setup_experiment(cfg, "train", argv=argv)
     torch.manual_seed(cfg.seed)
     try:
         tasks = {name: make_task(name, cfg) for name in task_weights(cfg)[0]}

@@ -50,6 +50,9 @@ class Task:
     split: Callable[[str, int], list[Record]]  # (split, n) -> the same records every call
     vocabulary: Callable[[], Iterable[str]] | None = None  # every word the source can produce, if known
     env: str = ""  # the env of greedy proving evaluations (eq, mm, ...), "" for none
+    # False while the source cannot give records without waiting (a replay buffer below min_len): the
+    # trainer then trains the other tasks instead of blocking; None = always ready
+    ready: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

@@ -56,6 +56,8 @@ def build_dictionary(tasks: dict[str, Task], cfg: TrainConfig, logger: logging.L
             counts.update({w: 0 for w in task.vocabulary() if w not in counts})
         if task.objective == "mass" and task.vocabulary is not None:
             continue  # a corpus task lists its (frequency-filtered) words; sampling it adds nothing
+        if not _is_ready(task):
+            continue  # no data yet (an empty replay buffer): its words come from the other tasks
         it = task.train(cfg.env_base_seed + 12345)
         n = min(cfg.vocab_samples, cfg.debug.size) if cfg.debug.debug else cfg.vocab_samples
         for _ in range(n):
@@ -246,7 +248,7 @@ class Trainer:
             self.log.info(f"============ starting epoch {c.epoch} ============")
             n_seq, window = 0, _Window()
             while n_seq < cfg.epoch_size or c.n_iter % cfg.accumulate_gradients:
-                name = rng.choices(self.trained, self.weights)[0]
+                name = self._pick_task(rng)
                 t0 = time.perf_counter()
                 batch = next(loaders[name]).to(self.device)
                 t1 = time.perf_counter()
@@ -280,6 +282,14 @@ class Trainer:
                 break
         return c
 
+    def _pick_task(self, rng: random.Random) -> str:
+        """A task drawn by weight among those ready to give data; when none is ready, among all (the draw
+        then waits for data, as a replay buffer below its min_len does)."""
+        ready = [(n, w) for n, w in zip(self.trained, self.weights, strict=True) if _is_ready(self.tasks[n])]
+        if not ready:
+            return rng.choices(self.trained, self.weights)[0]
+        return rng.choices([n for n, _ in ready], [w for _, w in ready])[0]
+
     def _log_progress(self, w: _Window, n_seq: int) -> None:
         c = self.counters
         elapsed = max(w.data_s + w.step_s, 1e-9)
@@ -292,6 +302,10 @@ class Trainer:
         stats = {"sequences_per_s": w.seqs / elapsed, "tokens_per_s": w.tokens / elapsed, "lr": lr,
                  **{f"loss_{k}": sum(v) / len(v) for k, v in w.losses.items()}}
         self.exp.metrics.scalars(stats, c.n_iter, prefix="train/")
+
+
+def _is_ready(task: Task) -> bool:
+    return task.ready is None or task.ready()
 
 
 class _Window:
