@@ -99,7 +99,8 @@ class SyntheticEnv:
 class InstantExpander:
     """n_samples tactics per goal with hashed scores and critic: no model time to speak of."""
 
-    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig,
+               seeds: Sequence[int] | None = None) -> list[Expansion]:
         out = []
         for g in goals:
             n = int(g.key)

@@ -98,7 +98,8 @@ class ScriptedExpander:
     default_critic: float = 0.5
     calls: list[list[str]] = field(default_factory=list)
 
-    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig,
+               seeds: Sequence[int] | None = None) -> list[Expansion]:
         self.calls.append([g.key for g in goals])
         out = []
         for g in goals:

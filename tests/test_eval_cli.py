@@ -52,19 +52,21 @@ def test_eval_writes_attempts_and_summary(tmp_path, checkpoint):
     assert (folder / "params.json").exists() and (folder / "eval.log").exists()
 
 
-# Sampled tactics depend on which goals share a model call, and a resumed run batches differently, so the
-# equality below is checked with deterministic (beam) decoding; with sampling only the bookkeeping is exact.
+# A resumed run batches its goals differently; sampled tactics are seeded per search and goal, so beam search
+# and sampling must both give the same summary.
 BEAM = ("--decoding.use_beam", "true", "--decoding.use_sampling", "false", "--decoding.n_samples", "32")
+SAMPLED = ("--decoding.n_samples", "6", "--decoding.fixed_temperature", "1.5")
 
 
-def test_interrupted_eval_resumes_to_the_same_summary(tmp_path, checkpoint):
-    _, records, summary = run_eval(tmp_path, checkpoint, "whole", extra=BEAM)
+@pytest.mark.parametrize("decoding", [BEAM, SAMPLED], ids=["beam", "sampled"])
+def test_interrupted_eval_resumes_to_the_same_summary(tmp_path, checkpoint, decoding):
+    _, records, summary = run_eval(tmp_path, checkpoint, "whole", extra=decoding)
     folder = tmp_path / "eval" / "cut"
     folder.mkdir(parents=True)
     # a run killed after two attempts, its last line torn mid-write
     text = "\n".join(json.dumps(r, sort_keys=True) for r in records[:2]) + '\n{"label": "identi'
     (folder / "eval_results.jsonl").write_text(text)
-    _, resumed, again = run_eval(tmp_path, checkpoint, "cut", extra=BEAM)
+    _, resumed, again = run_eval(tmp_path, checkpoint, "cut", extra=decoding)
     assert summary["proved"] >= 1
     keep = ("n_theorems", "proved", "proved_labels", "pass@1", "pass@2")
     assert {k: again[k] for k in keep} == {k: summary[k] for k in keep}

@@ -71,6 +71,22 @@ def test_sampling_at_low_temperature_is_greedy() -> None:
 
 
 @torch.no_grad()
+def test_seeded_sampling_does_not_depend_on_the_batch() -> None:
+    model, x = small_model(), inputs()
+    seeds = torch.tensor([11, 22, 33, 44])
+    with torch.no_grad():
+        mem, mask = memory(model, x)
+        batch = flat(sample(model, mem, mask, n_samples=6, max_len=8, eos=EOS, temperature=2.0, seeds=seeds))
+        for i in range(4):
+            mem1, mask1 = memory(model, x[i : i + 1])
+            alone = flat(sample(model, mem1, mask1, n_samples=6, max_len=8, eos=EOS, temperature=2.0,
+                                seeds=seeds[i : i + 1]))
+            assert alone[0] == batch[i]
+        other = flat(sample(model, mem, mask, n_samples=6, max_len=8, eos=EOS, temperature=2.0, seeds=seeds + 1))
+    assert other != batch  # the seed matters
+    assert len({h for hs in batch for h, _ in hs}) > 4  # and the draws are not degenerate
+
+
 def test_beam_of_one_is_greedy() -> None:
     model = small_model(seed=4)
     mem, mask = memory(model, inputs())

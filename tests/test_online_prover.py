@@ -22,9 +22,9 @@ class Recorder:
         self.inner = inner
         self.calls: list[tuple[int, int]] = []  # (n goals, n_samples)
 
-    def expand(self, goals, params):  # type: ignore[no-untyped-def]
+    def expand(self, goals, params, seeds=None):  # type: ignore[no-untyped-def]
         self.calls.append((len(goals), params.n_samples))
-        return self.inner.expand(goals, params)  # type: ignore[attr-defined]
+        return self.inner.expand(goals, params, seeds)  # type: ignore[attr-defined]
 
 
 def test_each_proof_is_expanded_with_its_own_drawn_decoding(tmp_path: Path) -> None:

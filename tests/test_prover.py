@@ -116,7 +116,7 @@ def test_bad_configuration_errors() -> None:
 
 def test_expander_with_wrong_count_is_an_error() -> None:
     class Short:
-        def expand(self, goals, params):  # type: ignore[no-untyped-def]
+        def expand(self, goals, params, seeds=None):  # type: ignore[no-untyped-def]
             return []
 
     with Prover(make_problem_env(), Short(), SearchConfig(), DecodingConfig(), ProverConfig()) as p:

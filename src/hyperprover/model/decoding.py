@@ -99,21 +99,69 @@ def _filter_logits(logits: Tensor, top_k: int, top_p: float) -> Tensor:
     return logits
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _i64(x: int) -> int:
+    """A 64-bit pattern as the signed value torch.int64 holds."""
+    x &= _MASK64
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def _shr(x: Tensor, n: int) -> Tensor:
+    """Logical right shift of int64 bit patterns (torch's >> is arithmetic)."""
+    return (x >> n) & ((1 << (64 - n)) - 1)
+
+
+def _mix(x: Tensor) -> Tensor:
+    """SplitMix64 finaliser on int64 tensors (multiplications wrap modulo 2**64)."""
+    x = (x ^ _shr(x, 30)) * _i64(0xBF58476D1CE4E5B9)
+    x = (x ^ _shr(x, 27)) * _i64(0x94D049BB133111EB)
+    return x ^ _shr(x, 31)
+
+
+def row_keys(seeds: Tensor, n_samples: int) -> Tensor:
+    """One int64 key per (input, sample) row, from one seed per input."""
+    j = torch.arange(n_samples, device=seeds.device, dtype=torch.long)
+    return _mix(seeds[:, None] * _i64(0x9E3779B97F4A7C15) + j[None, :] + 1).reshape(-1)
+
+
+def _keyed_draw(probs: Tensor, keys: Tensor, step: int) -> Tensor:
+    """Inverse-CDF draw of one token per row from a uniform that is a hash of (row key, step): a row's
+    samples do not depend on the other rows of the batch, as they would with a shared generator."""
+    z = _mix(keys + _i64((step + 1) * 0x9E3779B97F4A7C15))
+    u = _shr(z, 11).double() / float(1 << 53)
+    cdf = probs.double().cumsum(-1)
+    nxt = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).squeeze(1)
+    return nxt.clamp_(max=probs.size(1) - 1)
+
+
+def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None) -> Tensor:
+    """Words an input may not produce (`word_mask` False: inputs x vocabulary) get no probability."""
+    if word_mask is None:
+        return logits
+    allowed = word_mask.index_select(0, grid.inputs).repeat_interleave(grid.group, dim=0)
+    return logits.masked_fill(~allowed, float("-inf"))
+
+
 def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, *, n_samples: int,
            max_len: int, eos: int, greedy: bool = False, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, length_penalty: float = 0.0, use_cache: bool = True,
-           generator: torch.Generator | None = None) -> list[list[Hypothesis]]:
-    """`n_samples` sequences per input (ancestral sampling, or argmax when greedy), deduplicated, best first."""
+           generator: torch.Generator | None = None, seeds: Tensor | None = None,
+           word_mask: Tensor | None = None) -> list[list[Hypothesis]]:
+    """`n_samples` sequences per input (ancestral sampling, or argmax when greedy), deduplicated, best first.
+    With `seeds` (int64, one per input) an input's samples depend only on its seed, not on the batch."""
     grid = _Grid(model, memory, src_mask, n_samples, eos, use_cache)
     n_inputs = src_mask.size(0)
     rows = grid.tokens.size(0)
     dev = src_mask.device
+    keys = row_keys(seeds.to(dev), n_samples) if seeds is not None else None
     scores = torch.zeros(rows, device=dev)
     finished = torch.zeros(rows, dtype=torch.bool, device=dev)
     lengths = torch.zeros(rows, dtype=torch.long, device=dev)
     out: list[list[Hypothesis]] = [[] for _ in range(n_inputs)]
     for step in range(max_len):
-        logits = grid.next_logits()
+        logits = _masked(grid.next_logits(), grid, word_mask)
         if not greedy:
             logits = logits / temperature
         if step == max_len - 1:  # the stop token is forced at the last position
@@ -123,6 +171,8 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
             logp = _filter_logits(logits, top_k, top_p).log_softmax(-1) if not greedy else logits.log_softmax(-1)
             if greedy:
                 nxt = logp.argmax(-1)
+            elif keys is not None:
+                nxt = _keyed_draw(logp.exp(), keys, step)
             else:
                 nxt = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
         tok_logp = logp.gather(1, nxt[:, None]).squeeze(1)
@@ -136,6 +186,7 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
             _harvest(out, grid, done, scores, lengths, eos, length_penalty)
             kept = grid.keep_inputs(~done)
             scores, finished, lengths = scores[kept], finished[kept], lengths[kept]
+            keys = keys[kept] if keys is not None else None
             if grid.inputs.numel() == 0:
                 break
     return [_dedup_sort(h) for h in out]
@@ -174,7 +225,7 @@ def _gumbel_children(parent_g: Tensor, phi: Tensor, generator: torch.Generator |
 def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, *,
                 beam_size: int, n_best: int, max_len: int, eos: int, length_penalty: float = 1.0,
                 stochastic: bool = False, temperature: float = 1.0, use_cache: bool = True,
-                generator: torch.Generator | None = None) -> list[list[Hypothesis]]:
+                generator: torch.Generator | None = None, word_mask: Tensor | None = None) -> list[list[Hypothesis]]:
     """Beam search (stochastic beam = Gumbel-top-k sampling without replacement); `n_best` best per input.
 
     An input is finished once it holds `beam_size` finished hypotheses (early stopping)."""
@@ -186,7 +237,7 @@ def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], 
     pert = cum.clone()  # perturbed keys (stochastic beam), equal to cum otherwise
     out: list[list[Hypothesis]] = [[] for _ in range(b)]
     for step in range(max_len):
-        logits = grid.next_logits()
+        logits = _masked(grid.next_logits(), grid, word_mask)
         if stochastic:
             logits = logits / temperature
         logp = logits.log_softmax(-1)
@@ -242,9 +293,11 @@ def critic_logprob(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]
 
 @torch.no_grad()
 def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: int,
-           generator: torch.Generator | None = None,
+           generator: torch.Generator | None = None, seeds: Tensor | None = None, word_mask: Tensor | None = None,
            ) -> tuple[list[list[Hypothesis]], list[tuple[Tensor, Tensor]], Tensor]:
-    """Encode a padded batch once, then tactics per `params`; returns (hypotheses, memory, src_mask)."""
+    """Encode a padded batch once, then tactics per `params`; returns (hypotheses, memory, src_mask).
+    `seeds` (one per input) make sampling independent of the batch; stochastic beam search ignores them.
+    `word_mask` (inputs x vocabulary, bool): the words each input's tactics may contain."""
     check_params(params)
     enc, src_mask = model.encode(x)
     memory = model.decoder.memory(enc)
@@ -252,10 +305,10 @@ def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: in
         hyps = beam_search(model, memory, src_mask, beam_size=params.n_samples, n_best=params.n_samples,
                            max_len=params.max_gen_len, eos=eos, length_penalty=params.length_penalty,
                            stochastic=params.use_sampling, temperature=params.fixed_temperature,
-                           use_cache=params.use_cache, generator=generator)
+                           use_cache=params.use_cache, generator=generator, word_mask=word_mask)
     else:
         hyps = sample(model, memory, src_mask, n_samples=params.n_samples, max_len=params.max_gen_len, eos=eos,
                       greedy=not params.use_sampling, temperature=params.fixed_temperature, top_k=params.top_k,
                       top_p=params.top_p, length_penalty=params.length_penalty, use_cache=params.use_cache,
-                      generator=generator)
+                      generator=generator, seeds=seeds, word_mask=word_mask)
     return hyps, memory, src_mask

@@ -12,6 +12,7 @@ import contextlib
 import copy
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -28,6 +29,16 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
         dtype = torch.float16 if precision == "half" else torch.bfloat16
         return torch.autocast("cuda", dtype=dtype)
     return contextlib.nullcontext()  # CPU: fp32 (half precision on CPU is slower and less accurate)
+
+
+@runtime_checkable
+class LabelOrderEnv(Protocol):
+    """An env whose proofs may only use the labels before their theorem (Metamath): the expander masks the
+    later ones out of the decoder's vocabulary, so no sample is spent on a tactic that must fail."""
+
+    def label_limit(self, theorem: Goal) -> int: ...
+
+    def allowed_labels_mask(self, theorem: Goal, vocab: Sequence[str]) -> list[bool]: ...
 
 
 def token_batches(lengths: Sequence[int], tokens_per_batch: int) -> Iterator[list[int]]:
@@ -54,6 +65,7 @@ class TransformerExpander:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self._double: Seq2SeqTransformer | None = None
+        self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
 
     def _model_for(self, precision: str) -> Seq2SeqTransformer:
         if precision != "double":
@@ -76,8 +88,11 @@ class TransformerExpander:
             return None, f"failed_big: goal has {len(enc.ids)} tokens > {limit}"
         return list(enc.ids), None
 
-    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig,
+               seeds: Sequence[int] | None = None) -> list[Expansion]:
         check_params(params)
+        if seeds is not None and len(seeds) != len(goals):
+            raise ValueError(f"{len(seeds)} seeds for {len(goals)} goals")
         out: list[Expansion | None] = [None] * len(goals)
         ids: dict[int, list[int]] = {}
         for i, g in enumerate(goals):
@@ -89,13 +104,13 @@ class TransformerExpander:
                 ids[i] = seq
         keys = list(ids)
         for batch in token_batches([len(ids[k]) for k in keys], params.tokens_per_batch):
-            self._expand_batch([keys[j] for j in batch], ids, goals, params, out)
+            self._expand_batch([keys[j] for j in batch], ids, goals, params, out, seeds)
         return [e for e in out if e is not None]
 
     def _expand_batch(self, idx: list[int], ids: dict[int, list[int]], goals: Sequence[Goal],
-                      params: DecodingConfig, out: list[Expansion | None]) -> None:
+                      params: DecodingConfig, out: list[Expansion | None], seeds: Sequence[int] | None) -> None:
         try:
-            results = self._run(idx, ids, params)
+            results = self._run(idx, ids, params, seeds, goals)
         except torch.cuda.OutOfMemoryError:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -103,15 +118,15 @@ class TransformerExpander:
                 out[idx[0]] = Expansion(goals[idx[0]], (), (), 0.0, error="failed_gpu_oom")
                 return
             half = len(idx) // 2
-            self._expand_batch(idx[:half], ids, goals, params, out)
-            self._expand_batch(idx[half:], ids, goals, params, out)
+            self._expand_batch(idx[:half], ids, goals, params, out, seeds)
+            self._expand_batch(idx[half:], ids, goals, params, out, seeds)
             return
         for i, (hyps, critic) in zip(idx, results):
             out[i] = self._expansion(goals[i], hyps, critic)
 
     @torch.no_grad()
     def _run(self, idx: list[int], ids: dict[int, list[int]], params: DecodingConfig,
-             ) -> list[tuple[list[Hypothesis], float]]:
+             seeds: Sequence[int] | None, goals: Sequence[Goal]) -> list[tuple[list[Hypothesis], float]]:
         model = self._model_for(params.precision)
         width = max(len(ids[i]) for i in idx)
         x = torch.full((len(idx), width), self.dico.pad, dtype=torch.long)
@@ -119,10 +134,26 @@ class TransformerExpander:
             x[r, : len(ids[i])] = torch.tensor(ids[i])
         x = x.to(self.device)
         with _autocast(self.device, params.precision):
-            hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator)
+            rows = torch.tensor([seeds[i] for i in idx], dtype=torch.long) if seeds is not None else None
+            hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator, rows,
+                                            self._word_mask([goals[i] for i in idx]))
             crit = critic_logprob(model, memory, src_mask, self.dico.critic, self.dico.solvable,
                                   self.dico.non_solvable)
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
+
+    def _word_mask(self, goals: Sequence[Goal]) -> torch.Tensor | None:
+        if not isinstance(self.env, LabelOrderEnv):
+            return None
+        rows = []
+        for g in goals:
+            limit = self.env.label_limit(g)
+            if limit not in self._masks:
+                if len(self._masks) > 256:
+                    self._masks.clear()
+                mask = self.env.allowed_labels_mask(g, self.dico.id2word)
+                self._masks[limit] = torch.tensor(mask, dtype=torch.bool, device=self.device)
+            rows.append(self._masks[limit])
+        return torch.stack(rows)
 
     def _expansion(self, goal: Goal, hyps: list[Hypothesis], critic: float) -> Expansion:
         texts: dict[str, float] = {}

@@ -99,16 +99,18 @@ class _DrawExpander:
         self.inner = inner
         self.per_goal: list[DecodingConfig] | None = None  # set by _JobProver before each step
 
-    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig,
+               seeds: Sequence[int] | None = None) -> list[Expansion]:
         decs = self.per_goal if self.per_goal is not None and len(self.per_goal) == len(goals) else None
         if decs is None or all(d == params for d in decs):
-            return self.inner.expand(goals, params)
+            return self.inner.expand(goals, params, seeds)
         groups: dict[str, list[int]] = {}
         for i, d in enumerate(decs):
             groups.setdefault(repr(d), []).append(i)
         out: list[Expansion | None] = [None] * len(goals)
         for idx in groups.values():
-            for i, e in zip(idx, self.inner.expand([goals[i] for i in idx], decs[idx[0]])):
+            part = [seeds[i] for i in idx] if seeds is not None else None
+            for i, e in zip(idx, self.inner.expand([goals[i] for i in idx], decs[idx[0]], part)):
                 out[i] = e
         return [e for e in out if e is not None]
 

@@ -45,6 +45,8 @@ class Expansion:
 
 
 class Expander(Protocol):
-    def expand(self, goals: Sequence[Goal], params: DecodingConfig) -> list[Expansion]:
-        """One Expansion per goal, in order."""
+    def expand(self, goals: Sequence[Goal], params: DecodingConfig,
+               seeds: Sequence[int] | None = None) -> list[Expansion]:
+        """One Expansion per goal, in order. `seeds`, one per goal (non-negative, < 2**62), make a goal's
+        sampled tactics a function of (goal, seed, params) alone, whatever else is in the batch."""
         ...

@@ -71,6 +71,9 @@ class _Slot:
     search: Search
     start: float
     goals: list[Goal] = field(default_factory=list)
+    # seeds of this search's expansions: its samples do not depend on the other searches of a batch, so a
+    # resumed or re-batched evaluation proposes the same tactics
+    decode_rng: random.Random = field(default_factory=random.Random)
     model_s: float = 0.0
     env_s: float = 0.0
     error: str | None = None
@@ -101,9 +104,9 @@ class Prover:
 
     def _start(self, th: Theorem) -> _Slot:
         attempt = th.meta.get("attempt", 0)
-        rng = random.Random(f"{self.search_cfg.seed}:{th.label}:{attempt}")
-        return _Slot(th, make_search(self.cfg.prover, th.goal, self.search_cfg, th.label, self.env, rng),
-                     time.perf_counter())
+        name = f"{self.search_cfg.seed}:{th.label}:{attempt}"
+        search = make_search(self.cfg.prover, th.goal, self.search_cfg, th.label, self.env, random.Random(name))
+        return _Slot(th, search, time.perf_counter(), decode_rng=random.Random(name + ":decode"))
 
     def prove(self, theorems: Iterable[Theorem]) -> Iterator[ProofRecord]:
         """Yield one record per theorem, in the order the searches finish."""
@@ -141,8 +144,9 @@ class Prover:
 
     def _step(self, step: int, alive: list[_Slot]) -> None:
         goals = [g for s in alive for g in s.goals]
+        seeds = [s.decode_rng.getrandbits(62) for s in alive for _ in s.goals]
         t0 = time.perf_counter()
-        expansions = self.expander.expand(goals, self.decoding)
+        expansions = self.expander.expand(goals, self.decoding, seeds)
         t1 = time.perf_counter()
         if len(expansions) != len(goals):
             raise RuntimeError(f"the expander returned {len(expansions)} expansions for {len(goals)} goals")
