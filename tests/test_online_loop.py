@@ -40,6 +40,8 @@ def test_online_loop_trains_publishes_and_reloads(tmp_path: Path) -> None:
     assert results, "no attempt recorded"
     ids = [r["job_id"] for r in results]
     assert len(ids) == len(set(ids))
+    tries = [(r["label"], r["attempt"]) for r in results]  # attempts of one theorem are numbered (and seeded) apart
+    assert len(tries) == len(set(tries))
     assert {"label", "split", "proved", "proof_size", "params", "stats"} <= set(results[0])
     logs = parse_log_lines(run / "controller.log")
     assert logs and max(d.get("data_loader/ingress", 0) for d in logs) > 0, "no sample reached the trainer"

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,9 @@ class Controller:
         self.results_path = exp.path / "mcts_results.jsonl"
         previous = read_results(self.results_path)
         self.next_id = 1 + max((int(r["job_id"]) for r in previous), default=0)
+        # attempts per (split, label): the attempt number seeds a search and its sampling, so repeated attempts
+        # on one theorem explore differently (a resumed run goes on counting)
+        self.n_attempts: Counter[tuple[str, str]] = Counter((r["split"], r["label"]) for r in previous)
         self.solved: dict[str, set[str]] = {s: set() for s in self.labels}
         for r in previous:
             if r["proved"] and r["split"] in self.solved:
@@ -107,7 +110,8 @@ class Controller:
     # ---------------------------------------------------------------- jobs
     def _new_job(self) -> Job:
         split, label = self.sampler.sample()
-        job = Job(self.next_id, label, split, 1, self.hyperopt.draw())
+        self.n_attempts[split, label] += 1
+        job = Job(self.next_id, label, split, self.n_attempts[split, label], self.hyperopt.draw())
         self.next_id += 1
         return job
 
