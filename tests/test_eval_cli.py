@@ -6,8 +6,8 @@ from dataclasses import asdict
 import pytest
 
 from hyperprover.cli import main
-from hyperprover.envs.base import ProofNode, make_env
-from hyperprover.evaluation.results import ResultsFile
+from hyperprover.envs.base import make_env
+from hyperprover.evaluation.results import ResultsFile, proof_from_json
 from online_model import rigged_checkpoint
 
 GOALS = """# goals the hand-set model can prove (it knows commutativity, + 0, * 1, A - A)
@@ -73,10 +73,6 @@ def test_interrupted_eval_resumes_to_the_same_summary(tmp_path, checkpoint, deco
     assert len({(r["label"], r["attempt"]) for r in resumed}) == len(resumed)  # no attempt twice
 
 
-def rebuild(env, d):
-    return ProofNode(env.parse_goal(d["goal"]), d["tactic"], tuple(rebuild(env, c) for c in d["children"]))
-
-
 def test_reported_proofs_recheck(tmp_path, checkpoint):
     env = make_env("eq")
     n_proofs = 0
@@ -85,7 +81,7 @@ def test_reported_proofs_recheck(tmp_path, checkpoint):
         for r in records:
             assert r["proved"] == (r["proof"] is not None)
             if r["proof"] is not None:
-                env.check_proof(rebuild(env, r["proof"]))  # from the printed file alone, from scratch
+                env.check_proof(proof_from_json(env, r["proof"]))  # from the printed file alone, from scratch
                 n_proofs += 1
     assert n_proofs > 0
 

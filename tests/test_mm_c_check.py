@@ -15,14 +15,13 @@ from hyperprover.envs.metamath.c_check import (
     check_results,
     parse_output,
     place_snippets,
-    proof_from_json,
     run_metamath,
 )
 from hyperprover.envs.metamath.cli import check_main
 from hyperprover.envs.metamath.config import SET_MM
 from hyperprover.envs.metamath.env import MetamathEnv, make_env
 from hyperprover.envs.metamath.proofs import replay
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, proof_to_json
+from hyperprover.evaluation.results import AttemptRecord, ResultsFile, proof_from_json, proof_to_json
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "mm")
 GOOD = os.path.join(DATA, "good.mm")

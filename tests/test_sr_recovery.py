@@ -1,4 +1,3 @@
-import json
 
 import pytest
 
@@ -7,7 +6,7 @@ from hyperprover.envs.sr import generator
 from hyperprover.envs.sr.env import SREnv
 from hyperprover.envs.sr.numeric import evaluate_points, values_match
 from hyperprover.envs.sr.recovery import chain_tactics, dense_match, final_expr, main, recovered
-from hyperprover.evaluation.results import proof_to_json
+from hyperprover.evaluation.results import AttemptRecord, ResultsFile, proof_to_json
 
 ENV = SREnv()
 
@@ -15,8 +14,8 @@ ENV = SREnv()
 def test_gold_proofs_recover_an_expression_fitting_the_points():
     probs = generator.fixed_split("valid", 30)
     theorems = [p.theorem("valid") for p in probs]
-    records = [{"label": p.label, "proved": True, "proof": proof_to_json(ENV, p.proof())} for p in probs]
-    records.append({"label": probs[0].label, "proved": False, "proof": None})  # a failed attempt is ignored
+    records = [AttemptRecord(p.label, 1, True, proof_to_json(ENV, p.proof())) for p in probs]
+    records.append(AttemptRecord(probs[0].label, 2, False))  # a failed attempt is ignored
     found = recovered(ENV, theorems, records)
     assert [r.label for r in found] == [p.label for p in probs]
     for p, r in zip(probs, found):
@@ -52,9 +51,9 @@ def test_dense_match_tells_points_only_fits_apart():
 def test_main_prints_the_share(tmp_path, capsys):
     probs = generator.fixed_split("valid", 3)
     path = tmp_path / "eval_results.jsonl"
-    lines = [{"label": probs[0].label, "proved": True, "proof": proof_to_json(ENV, probs[0].proof())},
-             {"label": probs[1].label, "proved": False, "proof": None}]
-    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    results = ResultsFile(path)
+    results.append(AttemptRecord(probs[0].label, 1, True, proof_to_json(ENV, probs[0].proof())))
+    results.append(AttemptRecord(probs[1].label, 1, False))
     assert main([str(path), "--split", "valid"]) == 0
     out = capsys.readouterr().out
     assert "recovered (fit at the sample points) 1/2" in out

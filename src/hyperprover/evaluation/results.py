@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import BackwardEnv, ProofNode
+from hyperprover.envs.base import BackwardEnv, ProofError, ProofNode
 
 
 def proof_to_json(env: BackwardEnv, proof: ProofNode) -> dict[str, Any]:
     return {"goal": env.goal_text(proof.goal), "tactic": proof.tactic,
             "children": [proof_to_json(env, c) for c in proof.children]}
+
+
+def proof_from_json(env: BackwardEnv, d: Mapping[str, Any]) -> ProofNode:
+    """Inverse of `proof_to_json`: every goal parsed back by the env; raises ProofError."""
+    try:
+        goal = env.parse_goal(str(d["goal"]))
+        kids = tuple(proof_from_json(env, c) for c in d.get("children", ()))
+        return ProofNode(goal, str(d["tactic"]), kids)
+    except (KeyError, TypeError) as e:
+        raise ProofError(f"malformed proof record: {e!r}") from None
+    except ValueError as e:  # GoalParseError
+        raise ProofError(f"goal does not parse: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,15 @@ class ResultsFile:
             f.write(record.to_json() + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def first_proved(records: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
+    """label -> its first successful attempt, in file order."""
+    out: dict[str, AttemptRecord] = {}
+    for r in records:
+        if r.proved and r.label not in out:
+            out[r.label] = r
+    return out
 
 
 def pending_attempts(labels: Sequence[str], max_attempts: int, done: Iterable[AttemptRecord],

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import ProofError, ProofNode
+from hyperprover.envs.base import ProofError
 from hyperprover.envs.metamath.env import MetamathEnv, MMGoal
 from hyperprover.envs.metamath.proofs import compress, snippet, to_metamath
+from hyperprover.evaluation.results import ResultsFile, first_proved, proof_from_json
 
 METAMATH = "metamath"
 LABEL_PREFIX = "hp."
@@ -43,32 +44,17 @@ class Verdict:
     detail: str = ""  # why not, or the C program's error message
 
 
-def proof_from_json(env: MetamathEnv, d: Mapping[str, Any]) -> ProofNode:
-    """Inverse of `evaluation.results.proof_to_json` for Metamath goals; raises ProofError."""
-    try:
-        goal = env.parse_goal(str(d["goal"]))
-        kids = tuple(proof_from_json(env, c) for c in d.get("children", ()))
-        return ProofNode(goal, str(d["tactic"]), kids)
-    except (KeyError, TypeError) as e:
-        raise ProofError(f"malformed proof record: {e!r}") from None
-    except ValueError as e:  # GoalParseError
-        raise ProofError(f"goal does not parse: {e}") from None
-
-
 def proved_in_results(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     """(theorem label, proof json) of the first successful attempt of each theorem, in file order."""
-    from hyperprover.evaluation.results import ResultsFile
-
     p = Path(path)
     if not p.is_file():
         raise CCheckError(f"{path}: no such results file")
-    out: dict[str, dict[str, Any]] = {}
-    for r in ResultsFile(p).read():
-        if r.proved and r.label not in out:
-            if r.proof is None:
-                raise CCheckError(f"{path}: {r.label} attempt {r.attempt} is marked proved but holds no proof")
-            out[r.label] = r.proof
-    return list(out.items())
+    out: list[tuple[str, dict[str, Any]]] = []
+    for label, r in first_proved(ResultsFile(p).read()).items():
+        if r.proof is None:
+            raise CCheckError(f"{path}: {label} attempt {r.attempt} is marked proved but holds no proof")
+        out.append((label, r.proof))
+    return out
 
 
 def build_snippets(env: MetamathEnv, theorem: str, proof_json: Mapping[str, Any], mm_label: str,

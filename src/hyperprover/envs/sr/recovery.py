@@ -12,9 +12,8 @@ target on a dense grid of the same interval (wherever the target is defined ther
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from hyperprover.envs.equations.expr import Node, parse_prefix, to_pretty
 from hyperprover.envs.sr.env import SREnv, SRGoal
 from hyperprover.envs.sr.numeric import evaluate_array, values_match
 from hyperprover.envs.sr.rules import apply_tactic, parse_tactic
+from hyperprover.evaluation.results import AttemptRecord, ResultsFile, first_proved
 
 DENSE_POINTS = 2000
 
@@ -84,22 +84,21 @@ class Recovered:
     dense_exact: bool
 
 
-def recovered(env: SREnv, theorems: Sequence[Theorem], records: Sequence[dict[str, Any]]) -> list[Recovered]:
+def recovered(env: SREnv, theorems: Sequence[Theorem], records: Iterable[AttemptRecord]) -> list[Recovered]:
     """The proved records (first proof per label), each replayed from its theorem."""
     by_label = {t.label: t for t in theorems}
-    out: dict[str, Recovered] = {}
-    for rec in records:
-        label = rec["label"]
-        if not rec.get("proved") or label in out or rec.get("proof") is None:
+    out: list[Recovered] = []
+    for label, rec in first_proved(records).items():
+        if rec.proof is None:
             continue
         th = by_label[label]
         assert isinstance(th.goal, SRGoal)
-        tactics = chain_tactics(rec["proof"])
+        tactics = chain_tactics(rec.proof)
         found = final_expr(env, th.goal, tactics)
         target = parse_prefix(th.meta["target"].split())
         exact = dense_match(found, target, env.cfg.x_min, env.cfg.x_max)
-        out[label] = Recovered(label, to_pretty(target), to_pretty(found), len(tactics), exact)
-    return list(out.values())
+        out.append(Recovered(label, to_pretty(target), to_pretty(found), len(tactics), exact))
+    return out
 
 
 def main(argv: Sequence[str]) -> int:
@@ -109,8 +108,8 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--examples", type=int, default=5, help="recovered expressions to print")
     args = ap.parse_args(argv)
     env = SREnv()
-    records = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line.strip()]
-    labels = list(dict.fromkeys(r["label"] for r in records))
+    records = ResultsFile(Path(args.results)).read()
+    labels = list(dict.fromkeys(r.label for r in records))
     found = recovered(env, env.theorems(args.split), records)
     n_exact = sum(r.dense_exact for r in found)
     print(f"attempted {len(labels)}; recovered (fit at the sample points) {len(found)}/{len(labels)}; "
