@@ -65,6 +65,7 @@ class TransformerExpander:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self._double: Seq2SeqTransformer | None = None
+        self._label_order = env if isinstance(env, LabelOrderEnv) else None  # decided once, not per batch
         self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
 
     def _model_for(self, precision: str) -> Seq2SeqTransformer:
@@ -142,15 +143,16 @@ class TransformerExpander:
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
 
     def _word_mask(self, goals: Sequence[Goal]) -> torch.Tensor | None:
-        if not isinstance(self.env, LabelOrderEnv):
+        env = self._label_order
+        if env is None:
             return None
         rows = []
         for g in goals:
-            limit = self.env.label_limit(g)
+            limit = env.label_limit(g)
             if limit not in self._masks:
                 if len(self._masks) > 256:
                     self._masks.clear()
-                mask = self.env.allowed_labels_mask(g, self.dico.id2word)
+                mask = env.allowed_labels_mask(g, self.dico.id2word)
                 self._masks[limit] = torch.tensor(mask, dtype=torch.bool, device=self.device)
             rows.append(self._masks[limit])
         return torch.stack(rows)

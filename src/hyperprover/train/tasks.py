@@ -154,27 +154,21 @@ def _eq_task(name: str, cfg: Any) -> Task:
                         "eq_critic_<rwalk|graph>_seq2seqtok")
     data = _eq_data()
     gen, eq_cfg = m.group(2), cfg.eq
-    if m.group(1) == "bwd":
+    bwd = m.group(1) == "bwd"
+    kind = "seq2seq" if bwd else "critic"  # the task objective and the kind of data.split_examples
+    examples = data.seq2seq_examples if bwd else data.critic_examples
 
-        def train(seed: int) -> Iterator[Record]:
-            for x, y in data.seq2seq_examples(gen, seed, eq_cfg):
-                yield Seq2SeqRecord(tuple(x), tuple(y))
+    def record(x: Any, target: Any) -> Record:
+        return Seq2SeqRecord(tuple(x), tuple(target)) if bwd else CriticRecord(tuple(x), float(target))
 
-        def split(split: str, n: int) -> list[Record]:
-            return [Seq2SeqRecord(tuple(x), tuple(y))
-                    for x, y in data.split_examples(gen, split, kind="seq2seq", n=n, cfg=eq_cfg)]
+    def train(seed: int) -> Iterator[Record]:
+        for x, target in examples(gen, seed, eq_cfg):
+            yield record(x, target)
 
-        return Task(name, "seq2seq", train, split, _eq_vocabulary(cfg), env="eq")
+    def split(split: str, n: int) -> list[Record]:
+        return [record(x, t) for x, t in data.split_examples(gen, split, kind=kind, n=n, cfg=eq_cfg)]
 
-    def ctrain(seed: int) -> Iterator[Record]:
-        for x, q in data.critic_examples(gen, seed, eq_cfg):
-            yield CriticRecord(tuple(x), float(q))
-
-    def csplit(split: str, n: int) -> list[Record]:
-        return [CriticRecord(tuple(x), float(q))
-                for x, q in data.split_examples(gen, split, kind="critic", n=n, cfg=eq_cfg)]
-
-    return Task(name, "critic", ctrain, csplit, _eq_vocabulary(cfg), env="eq")
+    return Task(name, kind, train, split, _eq_vocabulary(cfg), env="eq")
 
 
 register_task(r"eq_(bwd|critic)_\w+", _eq_task, "eq_bwd_rwalk_seq2seq, eq_bwd_graph_seq2seq, "
