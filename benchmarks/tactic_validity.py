@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -65,12 +65,18 @@ def main() -> None:
     ap.add_argument("--n_samples", type=int, default=16)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--applicable", default="off", choices=("off", "on", "both"),
+                    help="decoding.applicable_only; both: the model without (baseline) and with it")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     env = make_env(args.env)
-    params = DecodingConfig(n_samples=args.n_samples, fixed_temperature=args.temperature)
+    params = DecodingConfig(n_samples=args.n_samples, fixed_temperature=args.temperature,
+                            applicable_only=args.applicable == "on")
     rows = {"model": measure(env, args.checkpoint, args.split, args.n_goals, params)}
-    if args.baseline:
+    if args.applicable == "both":
+        rows = {"baseline": rows["model"], "model": measure(env, args.checkpoint, args.split, args.n_goals,
+                                                            replace(params, applicable_only=True))}
+    elif args.baseline:
         rows["baseline"] = measure(env, args.baseline, args.split, args.n_goals, params)
     print(f"{args.env}:{args.split}, {args.n_samples} samples per goal at temperature {args.temperature}")
     print(f"{'':<9} {'goals':>6} {'applied':>8} {'closing':>8} {'valid/goal':>10} {'goals w/ valid':>14} {'s':>6}")

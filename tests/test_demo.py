@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hyperprover.demo import RECIPE, DemoConfig, eval_id, main
+from hyperprover.model.checkpoint import load_checkpoint
 
 
 def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -17,16 +18,21 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     root = tmp_path / "demo"
     assert (root / "data" / "eq_rwalk.jsonl").read_text().count("\n") == 10
-    assert (root / "supervised" / RECIPE / "checkpoint.pth").is_file()
+    model = root / "supervised" / RECIPE / "checkpoint.pth"
+    trained = load_checkpoint(model)["counters"]
+    assert trained["epoch"] >= 1 and trained["train_seconds"] > 6
     cfg = DemoConfig(n_expansions=4, n_samples=4)
     for prover in ("htps", "bfs"):
         summary = json.loads((root / "eval" / eval_id(prover, cfg) / "summary.json").read_text())
         assert summary["n_theorems"] == 3 and summary["n_expansions"] == 4
+        params = json.loads((root / "eval" / eval_id(prover, cfg) / "params.json").read_text())
+        assert params["decoding"]["applicable_only"] is True
         lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
         assert [json.loads(line)["label"] for line in lines] == [f"identities:{i}" for i in range(3)]
     assert (root / "plots" / "index.html").is_file()
     assert "proved by HTPS only" in out and f"supervised/{RECIPE}/" in out
-    # a second run finds everything done: no new attempt is recorded
+    # a second run finds everything done: no more training (the time limit counts over resumes), no new attempt
     assert main(argv) == 0
+    assert load_checkpoint(model)["counters"]["epoch"] == trained["epoch"]
     lines = (root / "eval" / eval_id("htps", cfg) / "eval_results.jsonl").read_text().splitlines()
     assert len(lines) == 3

@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from hyperprover.model.config import ModelConfig, resolve
-from hyperprover.model.decoding import DecodingError, beam_search, check_params, critic_logprob, sample
+from hyperprover.model.decoding import (
+    DecodingError,
+    PrefixConstraint,
+    beam_search,
+    check_params,
+    critic_logprob,
+    sample,
+)
 from hyperprover.model.transformer import Seq2SeqTransformer
 from hyperprover.search.expander import DecodingConfig
 
@@ -172,3 +179,39 @@ def test_layer_drop_keeps_min_layers() -> None:
     assert len(outs) > 1  # different layers run on different calls
     model.eval()
     assert torch.equal(model(x, x[:, :4]), model(x, x[:, :4]))
+
+
+def _starts_ok(tokens: tuple[int, ...], starts: list[tuple[tuple[int, ...], bool]]) -> bool:
+    for seq, complete in starts:
+        if complete and tokens == seq:
+            return True
+        if not complete and tokens[: len(seq)] == seq:
+            return True
+    return False
+
+
+@torch.no_grad()
+def test_constrained_decoding_follows_the_allowed_starts() -> None:
+    model = small_model(seed=4)
+    mem, mask = memory(model, inputs())
+    # input 0: two complete tactics and one open start; input 1: free; input 2: one complete tactic;
+    # input 3: one open start
+    starts: list[list[tuple[tuple[int, ...], bool]] | None] = [
+        [((5, 6, 7), True), ((5, 8), True), ((9, 10), False)], None, [((11,), True)], [((12, 13), False)]]
+    cons = [PrefixConstraint(s, EOS) if s is not None else None for s in starts]
+    assert cons[0] is not None and cons[0].depth == 4 and cons[0].allowed([5]) == [6, 8]
+    assert cons[0].allowed([9, 10]) is None and cons[0].allowed([]) == [5, 9]
+    free = sample(model, mem, mask, n_samples=24, max_len=10, eos=EOS, temperature=3.0,
+                  seeds=torch.arange(4))
+    for kw in ({"n_samples": 24, "temperature": 3.0, "seeds": torch.arange(4)}, {"n_samples": 24, "greedy": False}):
+        out = sample(model, mem, mask, max_len=10, eos=EOS, constraints=cons, **kw)  # type: ignore[arg-type]
+        for i in (0, 2, 3):
+            allowed = starts[i]
+            assert out[i] and allowed is not None and all(_starts_ok(h.tokens, allowed) for h in out[i])
+        assert {h.tokens for h in out[2]} == {(11,)} and out[2][0].score == pytest.approx(0.0, abs=1e-5)
+        assert len({h.tokens[:2] for h in out[0]}) >= 2  # the constraint leaves a choice, not one path
+    assert starts[0] is not None
+    assert not all(_starts_ok(h.tokens, starts[0]) for h in free[0])  # unconstrained, the model strays
+    beams = beam_search(model, mem, mask, beam_size=4, n_best=4, max_len=10, eos=EOS, constraints=cons)
+    assert all(_starts_ok(h.tokens, starts[0]) for h in beams[0])
+    assert [h.tokens for h in beams[2]] == [(11,)]

@@ -34,6 +34,9 @@ TRAIN_ARGS = [
     "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc", "--num_workers", "1", "--cpu_threads", "1",
     "--log_network_stats_freq", "50",
 ]
+# best-first expands one goal per search and step: more searches at once share each model call (HTPS already
+# sends up to 50 goals per search). Sampling is seeded per goal, so this changes the speed, not the proofs.
+SIMULTANEOUS = {"htps": 8, "bfs": 32}
 
 
 @dataclass
@@ -45,12 +48,13 @@ class DemoConfig:
     vocab_samples: int = opt(5000, "training records read to build the vocabulary", min=1)
     n_expansions: int = opt(64, "expansion budget per identity, the same for HTPS and best-first", min=1)
     n_samples: int = opt(32, "tactics sampled per expanded goal (the paper's Equations setting)", min=1)
+    applicable_only: bool = opt(True, "sample only tactics whose rule matches the goal (decoding.applicable_only)")
     max_attempts: int = opt(1, "attempts per identity (pass@1..k)", min=1)
     n_identities: int = opt(0, "prove only the first N identities (0: all 160)", min=0)
 
 
 def eval_id(prover: str, cfg: DemoConfig) -> str:
-    return f"{prover}_{RECIPE}_{cfg.n_expansions}x{cfg.n_samples}"
+    return f"{prover}_{RECIPE}_{cfg.n_expansions}x{cfg.n_samples}" + ("_applicable" if cfg.applicable_only else "")
 
 
 def step(title: str) -> None:
@@ -96,7 +100,8 @@ def main(argv: Sequence[str]) -> int:
                      "--max_attempts", str(cfg.max_attempts), "--n_theorems", str(cfg.n_identities),
                      "--search.n_expansions", str(cfg.n_expansions), "--search.early_stop", "true",
                      "--decoding.n_samples", str(cfg.n_samples), "--decoding.fixed_temperature", "1.0",
-                     "--device", "cpu"])
+                     "--decoding.applicable_only", str(cfg.applicable_only).lower(),
+                     "--n_simultaneous_proofs", str(SIMULTANEOUS[prover]), "--device", "cpu"])
         summaries[prover] = json.loads((root / "eval" / eval_id(prover, cfg) / "summary.json").read_text())
 
     run("plot", [str(root), "--out", str(root / "plots")])

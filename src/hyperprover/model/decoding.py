@@ -2,7 +2,9 @@
 
 All decoders work on a grid of `batch x group` rows (samples or beams of one input are adjacent rows),
 read cross-attention keys/values computed once per input, and drop an input from the grid as soon as
-all its rows are finished (its cache rows go with it). With `use_cache=False` every step re-runs the
+all its rows are finished (its cache rows go with it). Sampling also narrows the group to the most rows
+still running in any input once a quarter of them are done (seeded draws follow their rows, so the
+samples do not change). With `use_cache=False` every step re-runs the
 decoder on the whole prefix: same results, used as the reference in tests and the benchmark.
 
 Scores are sum of token log-probs of the distribution actually sampled from (temperature, top-k, top-p
@@ -12,6 +14,7 @@ length counts the generated tokens including the stop token.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -75,6 +78,12 @@ class _Grid:
         """Keep the inputs where `keep` (bool over active inputs); returns the kept row indices."""
         idx = keep.nonzero().squeeze(1)
         rows = (idx[:, None] * self.group + torch.arange(self.group, device=idx.device)).reshape(-1)
+        self.regroup(keep, rows, self.group)
+        return rows
+
+    def regroup(self, keep: Tensor, rows: Tensor, group: int) -> None:
+        """Keep the inputs where `keep`, now with `group` rows each: new row j is old row `rows[j]`."""
+        idx = keep.nonzero().squeeze(1)
         self.inputs = self.inputs.index_select(0, idx)
         self.memory = [(k.index_select(0, idx), v.index_select(0, idx)) for k, v in self.memory]
         self.src_mask = self.src_mask.index_select(0, idx)
@@ -82,7 +91,7 @@ class _Grid:
         if self.cache is not None:
             for c in self.cache:
                 c.select(rows)
-        return rows
+        self.group = group
 
 
 def _filter_logits(logits: Tensor, top_k: int, top_p: float) -> Tensor:
@@ -136,19 +145,60 @@ def _keyed_draw(probs: Tensor, keys: Tensor, step: int) -> Tensor:
     return nxt.clamp_(max=probs.size(1) - 1)
 
 
-def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None) -> Tensor:
-    """Words an input may not produce (`word_mask` False: inputs x vocabulary) get no probability."""
-    if word_mask is None:
+class PrefixConstraint:
+    """The token sequences one input's outputs must start with (constrained decoding).
+
+    A row whose generated tokens are a proper prefix of an allowed start may only continue along one; a
+    `complete` start is the whole output (the stop token must follow); past an incomplete start the row
+    is free. No starts at all: the row is free (there is nothing better to propose)."""
+
+    def __init__(self, starts: Iterable[tuple[Sequence[int], bool]], eos: int) -> None:
+        nxt: dict[tuple[int, ...], set[int]] = {}
+        for seq, complete in starts:
+            full = (*seq, eos) if complete else tuple(seq)
+            for i, tok in enumerate(full):
+                nxt.setdefault(full[:i], set()).add(tok)
+        self.next = {k: sorted(v) for k, v in nxt.items()}
+        self.depth = max((len(k) + 1 for k in nxt), default=0)
+
+    def allowed(self, generated: Sequence[int]) -> list[int] | None:
+        """The tokens that may come next, or None when any may."""
+        return self.next.get(tuple(generated))
+
+
+def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None,
+            constraints: Sequence[PrefixConstraint | None] | None = None) -> Tensor:
+    """Words an input may not produce (`word_mask` False: inputs x vocabulary) get no probability, and
+    so do the tokens that leave an input's allowed starts (`constraints`, one per input)."""
+    if word_mask is not None:
+        allowed = word_mask.index_select(0, grid.inputs).repeat_interleave(grid.group, dim=0)
+        logits = logits.masked_fill(~allowed, float("-inf"))
+    n_gen = grid.tokens.size(1) - 1
+    if constraints is None or n_gen >= max((c.depth for c in constraints if c is not None), default=0):
         return logits
-    allowed = word_mask.index_select(0, grid.inputs).repeat_interleave(grid.group, dim=0)
-    return logits.masked_fill(~allowed, float("-inf"))
+    rows: list[int] = []
+    cols: list[int] = []
+    inputs = grid.inputs.tolist()
+    for r, toks in enumerate(grid.tokens[:, 1:].tolist()):
+        c = constraints[inputs[r // grid.group]]
+        ok = c.allowed(toks) if c is not None else None
+        if ok is not None:
+            rows += [r] * len(ok)
+            cols += ok
+    if not rows:
+        return logits
+    keep = torch.zeros_like(logits, dtype=torch.bool)
+    keep[torch.tensor(rows), torch.tensor(cols)] = True
+    constrained = keep.any(dim=1, keepdim=True)
+    return logits.masked_fill(constrained & ~keep, float("-inf"))
 
 
 def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, *, n_samples: int,
            max_len: int, eos: int, greedy: bool = False, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, length_penalty: float = 0.0, use_cache: bool = True,
            generator: torch.Generator | None = None, seeds: Tensor | None = None,
-           word_mask: Tensor | None = None) -> list[list[Hypothesis]]:
+           word_mask: Tensor | None = None,
+           constraints: Sequence[PrefixConstraint | None] | None = None) -> list[list[Hypothesis]]:
     """`n_samples` sequences per input (ancestral sampling, or argmax when greedy), deduplicated, best first.
     With `seeds` (int64, one per input) an input's samples depend only on its seed, not on the batch."""
     grid = _Grid(model, memory, src_mask, n_samples, eos, use_cache)
@@ -161,7 +211,7 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
     lengths = torch.zeros(rows, dtype=torch.long, device=dev)
     out: list[list[Hypothesis]] = [[] for _ in range(n_inputs)]
     for step in range(max_len):
-        logits = _masked(grid.next_logits(), grid, word_mask)
+        logits = _masked(grid.next_logits(), grid, word_mask, constraints)
         if not greedy:
             logits = logits / temperature
         if step == max_len - 1:  # the stop token is forced at the last position
@@ -180,27 +230,37 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
         lengths = lengths + (~finished).long()
         nxt = torch.where(finished, torch.full_like(nxt, eos), nxt)
         grid.append(nxt)
-        finished = finished | (nxt == eos)
-        done = finished.view(-1, n_samples).all(1)
-        if bool(done.any()):
-            _harvest(out, grid, done, scores, lengths, eos, length_penalty)
-            kept = grid.keep_inputs(~done)
-            scores, finished, lengths = scores[kept], finished[kept], lengths[kept]
-            keys = keys[kept] if keys is not None else None
-            if grid.inputs.numel() == 0:
-                break
+        ended = (nxt == eos) & ~finished
+        finished = finished | ended
+        if bool(ended.any()):
+            _harvest(out, grid, ended, scores, lengths, length_penalty)
+        alive = (~finished).view(-1, grid.group)
+        counts = alive.sum(1)
+        width = int(counts.max())
+        if width == 0:
+            break
+        if bool((counts == 0).any()) or width <= grid.group * 3 // 4:
+            # drop the finished rows: an input keeps `width` rows, its live ones first, then finished padding,
+            # so a few long samples no longer carry every finished one through the remaining steps
+            order = torch.argsort((~alive).to(torch.int8), dim=1, stable=True)[:, :width]
+            keep = counts > 0
+            sel = (torch.arange(alive.size(0), device=dev)[:, None] * grid.group + order)[keep].reshape(-1)
+            pad = (torch.arange(width, device=dev)[None, :] >= counts[keep][:, None]).reshape(-1)
+            grid.regroup(keep, sel, width)
+            scores, lengths, finished = scores[sel], lengths[sel], finished[sel] | pad
+            keys = keys[sel] if keys is not None else None
     return [_dedup_sort(h) for h in out]
 
 
-def _harvest(out: list[list[Hypothesis]], grid: _Grid, done: Tensor, scores: Tensor, lengths: Tensor, eos: int,
+def _harvest(out: list[list[Hypothesis]], grid: _Grid, ended: Tensor, scores: Tensor, lengths: Tensor,
              length_penalty: float) -> None:
-    g = grid.group
-    for i in done.nonzero().squeeze(1).tolist():
-        target = out[int(grid.inputs[i])]
-        for r in range(i * g, (i + 1) * g):
-            n = int(lengths[r])
-            toks = grid.tokens[r, 1:n].tolist()  # drop the leading </s> and the stop token
-            target.append(Hypothesis(tuple(toks), float(scores[r]) / (n**length_penalty if n else 1.0)))
+    """Record the rows that have just produced their stop token."""
+    inputs = grid.inputs.tolist()
+    for r in ended.nonzero().squeeze(1).tolist():
+        n = int(lengths[r])
+        toks = grid.tokens[r, 1:n].tolist()  # drop the leading </s> and the stop token
+        score = float(scores[r]) / (n**length_penalty if n else 1.0)
+        out[inputs[r // grid.group]].append(Hypothesis(tuple(toks), score))
 
 
 def _dedup_sort(hyps: list[Hypothesis]) -> list[Hypothesis]:
@@ -225,7 +285,8 @@ def _gumbel_children(parent_g: Tensor, phi: Tensor, generator: torch.Generator |
 def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, *,
                 beam_size: int, n_best: int, max_len: int, eos: int, length_penalty: float = 1.0,
                 stochastic: bool = False, temperature: float = 1.0, use_cache: bool = True,
-                generator: torch.Generator | None = None, word_mask: Tensor | None = None) -> list[list[Hypothesis]]:
+                generator: torch.Generator | None = None, word_mask: Tensor | None = None,
+                constraints: Sequence[PrefixConstraint | None] | None = None) -> list[list[Hypothesis]]:
     """Beam search (stochastic beam = Gumbel-top-k sampling without replacement); `n_best` best per input.
 
     An input is finished once it holds `beam_size` finished hypotheses (early stopping)."""
@@ -237,7 +298,7 @@ def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], 
     pert = cum.clone()  # perturbed keys (stochastic beam), equal to cum otherwise
     out: list[list[Hypothesis]] = [[] for _ in range(b)]
     for step in range(max_len):
-        logits = _masked(grid.next_logits(), grid, word_mask)
+        logits = _masked(grid.next_logits(), grid, word_mask, constraints)
         if stochastic:
             logits = logits / temperature
         logp = logits.log_softmax(-1)
@@ -294,10 +355,12 @@ def critic_logprob(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]
 @torch.no_grad()
 def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: int,
            generator: torch.Generator | None = None, seeds: Tensor | None = None, word_mask: Tensor | None = None,
+           constraints: Sequence[PrefixConstraint | None] | None = None,
            ) -> tuple[list[list[Hypothesis]], list[tuple[Tensor, Tensor]], Tensor]:
     """Encode a padded batch once, then tactics per `params`; returns (hypotheses, memory, src_mask).
     `seeds` (one per input) make sampling independent of the batch; stochastic beam search ignores them.
-    `word_mask` (inputs x vocabulary, bool): the words each input's tactics may contain."""
+    `word_mask` (inputs x vocabulary, bool): the words each input's tactics may contain; `constraints` (one
+    per input or None): the token sequences its tactics must start with."""
     check_params(params)
     enc, src_mask = model.encode(x)
     memory = model.decoder.memory(enc)
@@ -305,10 +368,11 @@ def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: in
         hyps = beam_search(model, memory, src_mask, beam_size=params.n_samples, n_best=params.n_samples,
                            max_len=params.max_gen_len, eos=eos, length_penalty=params.length_penalty,
                            stochastic=params.use_sampling, temperature=params.fixed_temperature,
-                           use_cache=params.use_cache, generator=generator, word_mask=word_mask)
+                           use_cache=params.use_cache, generator=generator, word_mask=word_mask,
+                           constraints=constraints)
     else:
         hyps = sample(model, memory, src_mask, n_samples=params.n_samples, max_len=params.max_gen_len, eos=eos,
                       greedy=not params.use_sampling, temperature=params.fixed_temperature, top_k=params.top_k,
                       top_p=params.top_p, length_penalty=params.length_penalty, use_cache=params.use_cache,
-                      generator=generator, seeds=seeds, word_mask=word_mask)
+                      generator=generator, seeds=seeds, word_mask=word_mask, constraints=constraints)
     return hyps, memory, src_mask

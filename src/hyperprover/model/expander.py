@@ -18,7 +18,7 @@ import torch
 
 from hyperprover.envs.base import BackwardEnv, Goal
 from hyperprover.model.checkpoint import load_model
-from hyperprover.model.decoding import Hypothesis, check_params, critic_logprob, decode
+from hyperprover.model.decoding import Hypothesis, PrefixConstraint, check_params, critic_logprob, decode
 from hyperprover.model.dictionary import Dictionary
 from hyperprover.model.transformer import Seq2SeqTransformer
 from hyperprover.search.expander import DecodingConfig, Expansion
@@ -39,6 +39,14 @@ class LabelOrderEnv(Protocol):
     def label_limit(self, theorem: Goal) -> int: ...
 
     def allowed_labels_mask(self, theorem: Goal, vocab: Sequence[str]) -> list[bool]: ...
+
+
+@runtime_checkable
+class TacticPrefixEnv(Protocol):
+    """An env that lists how the tactics that can apply to a goal start (Equations: matching rule, direction
+    and position), so that `decoding.applicable_only` spends no sample on a rule that does not match."""
+
+    def tactic_prefixes(self, goal: Goal) -> list[tuple[tuple[str, ...], bool]]: ...
 
 
 def token_batches(lengths: Sequence[int], tokens_per_batch: int) -> Iterator[list[int]]:
@@ -67,6 +75,7 @@ class TransformerExpander:
         self._double: Seq2SeqTransformer | None = None
         self._label_order = env if isinstance(env, LabelOrderEnv) else None  # decided once, not per batch
         self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
+        self._prefixes = env if isinstance(env, TacticPrefixEnv) else None
 
     def _model_for(self, precision: str) -> Seq2SeqTransformer:
         if precision != "double":
@@ -92,6 +101,9 @@ class TransformerExpander:
     def expand(self, goals: Sequence[Goal], params: DecodingConfig,
                seeds: Sequence[int] | None = None) -> list[Expansion]:
         check_params(params)
+        if params.applicable_only and self._prefixes is None:
+            raise ValueError(f"decoding.applicable_only: env {getattr(self.env, 'name', self.env)!r} does not list "
+                             "the tactics that apply to a goal; set --decoding.applicable_only false")
         if seeds is not None and len(seeds) != len(goals):
             raise ValueError(f"{len(seeds)} seeds for {len(goals)} goals")
         out: list[Expansion | None] = [None] * len(goals)
@@ -136,8 +148,10 @@ class TransformerExpander:
         x = x.to(self.device)
         with _autocast(self.device, params.precision):
             rows = torch.tensor([seeds[i] for i in idx], dtype=torch.long) if seeds is not None else None
+            batch_goals = [goals[i] for i in idx]
+            constraints = [self._constraint(g) for g in batch_goals] if params.applicable_only else None
             hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator, rows,
-                                            self._word_mask([goals[i] for i in idx]))
+                                            self._word_mask(batch_goals), constraints)
             crit = critic_logprob(model, memory, src_mask, self.dico.critic, self.dico.solvable,
                                   self.dico.non_solvable)
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
@@ -156,6 +170,13 @@ class TransformerExpander:
                 self._masks[limit] = torch.tensor(mask, dtype=torch.bool, device=self.device)
             rows.append(self._masks[limit])
         return torch.stack(rows)
+
+    def _constraint(self, goal: Goal) -> PrefixConstraint:
+        assert self._prefixes is not None
+        w2i = self.dico.word2id
+        starts = [([w2i[w] for w in words], complete) for words, complete in self._prefixes.tactic_prefixes(goal)
+                  if all(w in w2i for w in words)]  # a rule the model never saw cannot be decoded anyway
+        return PrefixConstraint(starts, self.dico.eos)
 
     def _expansion(self, goal: Goal, hyps: list[Hypothesis], critic: float) -> Expansion:
         texts: dict[str, float] = {}

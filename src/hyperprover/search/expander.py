@@ -29,6 +29,7 @@ class DecodingConfig:
     max_input_len: int = opt(1024, "longer goals are rejected with an error expansion", min=2)
     tokens_per_batch: int = opt(10000, "padded encoder tokens per model call", min=16)
     use_cache: bool = opt(True, "incremental decoding with a KV cache")
+    applicable_only: bool = opt(False, "decode only tactics whose rule matches the goal (envs that list them: eq)")
     precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
                          choices=("float", "half", "bfloat16", "double"))
 

@@ -53,8 +53,8 @@ class TrainConfig(RunConfig):
     label_smoothing_eps: float = opt(0.0, "label smoothing of token losses", min=0.0, max=1.0)
     epoch_size: int = opt(100000, "sequences per epoch (counted over trained batches)", min=1)
     max_epoch: int = opt(100000, "stop after this many epochs", min=1)
-    max_time_min: float = opt(0.0, "stop at the first epoch end after this many minutes of training (0: off)",
-                              min=0.0)
+    max_time_min: float = opt(0.0, "stop at the first epoch end after this many minutes of training, resumes "
+                                   "included (0: off)", min=0.0)
     eval_freq: int = opt(1, "evaluate every N epochs", min=1)
     eval_splits: str = opt("valid,test", "comma list of splits evaluated")
     eval_size: int = opt(1000, "examples per valid/test set of generated tasks (debug: at most debug.size)", min=1)

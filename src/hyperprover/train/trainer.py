@@ -115,6 +115,7 @@ class Counters:
     n_iter: int = 0  # batches trained on
     n_updates: int = 0  # optimizer steps
     n_sequences: int = 0
+    train_seconds: float = 0.0  # wall time in the training loop, over every resume (for --max_time_min)
 
 
 class Trainer:
@@ -242,8 +243,11 @@ class Trainer:
             self.exp.metrics.log(self.evaluate(), c.n_iter)
             return c
         loaders = self._loaders()
-        start = time.time()
+        mark = time.time()
         while c.epoch < cfg.max_epoch:
+            if cfg.max_time_min and c.train_seconds > 60 * cfg.max_time_min:
+                self.log.info(f"--max_time_min {cfg.max_time_min} reached ({c.train_seconds / 60:.1f} min), stopping")
+                break
             rng = random.Random(zlib.crc32(f"{cfg.seed}/tasks/{c.epoch}".encode()))
             self.log.info(f"============ starting epoch {c.epoch} ============")
             n_seq, window = 0, _Window()
@@ -261,6 +265,8 @@ class Trainer:
                     self._log_progress(window, n_seq)
                     window = _Window()
             c.epoch += 1
+            now = time.time()
+            c.train_seconds, mark = c.train_seconds + now - mark, now
             stop = False
             if c.epoch % cfg.eval_freq == 0:
                 scores = self.evaluate()
@@ -276,9 +282,6 @@ class Trainer:
             if stop:
                 self.log.info(f"stopping criterion {cfg.stopping_criterion}: no improvement in "
                               f"{self.tracker.stop_count} evaluations, stopping")
-                break
-            if cfg.max_time_min and time.time() - start > 60 * cfg.max_time_min:
-                self.log.info(f"--max_time_min {cfg.max_time_min} reached, stopping")
                 break
         return c
 

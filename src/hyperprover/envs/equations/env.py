@@ -19,6 +19,7 @@ from hyperprover.envs.base import (
     TacticResult,
     Theorem,
 )
+from hyperprover.envs.equations.applicable import ApplicableTactics
 from hyperprover.envs.equations.config import EquationsConfig
 from hyperprover.envs.equations.infix import parse_infix, to_pretty
 from hyperprover.envs.equations.library import rules_for_dataset
@@ -175,6 +176,7 @@ class EquationsEnv:
         self.checker = TrivialChecker(self.rules)
         # the model proposes the same tactic texts over and over: parse each once
         self._parse = functools.lru_cache(maxsize=1 << 16)(self._parse_uncached)
+        self._applicable = ApplicableTactics(self.rules, self.cfg.max_prefix_pos)
 
     def _parse_uncached(self, text: str) -> Tactic:
         return parse_tactic(text.split(), self.rule_map)
@@ -200,6 +202,10 @@ class EquationsEnv:
                                 duration_s=time.perf_counter() - t0)
         children = tuple(goal.with_conclusion(k) for k in kids)
         return TacticResult(tactic, children=children, duration_s=time.perf_counter() - t0)
+
+    def tactic_prefixes(self, goal: Any) -> list[tuple[tuple[str, ...], bool]]:
+        """Token prefixes of the tactics whose rule matches the goal (see `applicable`)."""
+        return self._applicable.prefixes(goal.conclusion)
 
     def goal_tokens(self, goal: Any) -> list[str]:
         return goal.tokens()  # type: ignore[no-any-return]
