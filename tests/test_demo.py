@@ -28,7 +28,8 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
         params = json.loads((root / "eval" / eval_id(prover, cfg) / "params.json").read_text())
         assert params["decoding"]["applicable_only"] is True
         lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
-        assert [json.loads(line)["label"] for line in lines] == [f"identities:{i}" for i in range(3)]
+        # one line per identity, in the order the searches finished
+        assert sorted(json.loads(line)["label"] for line in lines) == [f"identities:{i}" for i in range(3)]
     assert (root / "plots" / "index.html").is_file()
     assert "proved by HTPS only" in out and f"supervised/{RECIPE}/" in out
     # a second run finds everything done: no more training (the time limit counts over resumes), no new attempt
