@@ -48,6 +48,8 @@ def test_online_loop_trains_publishes_and_reloads(tmp_path: Path) -> None:
     assert max(d.get("trainer/version", 0) for d in logs) >= 1, "no model version published"
     assert max(r["version"] for r in results) >= 1, "no prover picked up a new model version"
     assert any("launcher_stats/solved_labels_acc_identities" in d for d in logs)
+    times = [d["time_s"] for d in logs if "launcher_stats/n_recorded" in d]  # plotted against run time
+    assert times == sorted(times) and times[-1] > 0
     assert any("async_eval/identities/proved_rate" in d for d in logs)
     assert any(run.glob("tensorboard/events.*"))
     evals = list((run / "bwd_prover_eval" / "eq" / "identities").glob("*/done"))

@@ -202,9 +202,10 @@ class Controller:
             self.log.info(f"provers reload the epoch {e.epoch} snapshot (async eval {100 * e.proved_rate:.1f}%)")
 
     # ---------------------------------------------------------------- statistics
-    def _stats(self, step: int) -> None:
+    def _stats(self, step: int, elapsed_s: float) -> None:
         w, self.window = self.window, []
         stats: dict[str, Any] = {
+            "time_s": round(elapsed_s, 1),  # the x axis of `hyperprover plot`: runs logging at other rates compare
             "launcher_stats/n_jobs_ready": len(self.ready), "launcher_stats/n_in_flight": self.pool.n_in_flight(),
             "launcher_stats/n_recorded": self.n_recorded, "launcher_stats/n_requeued": self.pool.n_requeued,
             "launcher_stats/n_prover_deaths": self.pool.n_prover_deaths,
@@ -262,11 +263,11 @@ class Controller:
                     last_check = time.time()
                 if time.time() - last_stats > cfg.stats_freq:
                     step += 1
-                    self._stats(step)
+                    self._stats(step, time.time() - start)
                     last_stats = time.time()
                 if not results:
                     time.sleep(0.2)
-            self._stats(step + 1)
+            self._stats(step + 1, time.time() - start)
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, old)
