@@ -64,10 +64,8 @@ class ApplicableTactics:
             cands = self.by_root.get(key, [])
             if sub.kind != "cmp":
                 cands = cands + self.any_root
-            for s in cands:
-                if s.pattern.kind == "cmp" and pos != 0:
-                    continue  # comparison rules rewrite the whole statement only
-                if sub.size >= s.pattern.size and match(s.pattern, sub) is not None:
+            for s in cands:  # a comparison pattern is only a candidate at the root, the one comparison
+                if match(s.pattern, sub) is not None:
                     direction = FORWARD if s.forward else BACKWARD
                     out.append(((TRANSFORM, s.rule.name, direction, f"<PREFIX_{pos}>"), s.complete))
         for s in self.assertions.get((conclusion.kind, conclusion.value), []):
