@@ -32,8 +32,11 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
         assert sorted(json.loads(line)["label"] for line in lines) == [f"identities:{i}" for i in range(3)]
     assert (root / "plots" / "index.html").is_file()
     assert "proved by HTPS only" in out and f"supervised/{RECIPE}/" in out
-    # a second run finds everything done: no more training (the time limit counts over resumes), no new attempt
-    assert main(argv) == 0
+    # a second run finds the model trained (the time limit counts over resumes) and the first 3 identities
+    # proved or failed; with one more identity, each eval (now in its own process) makes just that attempt
+    argv[argv.index("--n_identities") + 1] = "4"
+    assert main([*argv, "--parallel_evals", "true"]) == 0
     assert load_checkpoint(model)["counters"]["epoch"] == trained["epoch"]
-    lines = (root / "eval" / eval_id("htps", cfg) / "eval_results.jsonl").read_text().splitlines()
-    assert len(lines) == 3
+    for prover in ("htps", "bfs"):
+        lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
+        assert [json.loads(line)["label"] for line in lines[3:]] == ["identities:3"]

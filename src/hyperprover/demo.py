@@ -10,6 +10,8 @@ Every step writes into `<dump_path>/demo/`; running the demo again resumes what 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -31,9 +33,10 @@ TRAIN_ARGS = [
     "--batch.tokens", "4000", "--batch.size", "64", "--batch.max_len", "256", "--batch.collate_queue_size", "2000",
     "--optimizer", "adam_inverse_sqrt,warmup_updates=300,lr=0.002,weight_decay=0.01", "--clip_grad_norm", "1.0",
     "--eval_size", "100", "--eval_splits", "valid",
-    "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc", "--num_workers", "1", "--cpu_threads", "1",
+    "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc", "--cpu_threads", "1",
     "--log_network_stats_freq", "50",
 ]
+N_TASKS = 3
 # best-first expands one goal per search and step: more searches at once share each model call (HTPS already
 # sends up to 50 goals per search). Sampling is seeded per goal, so this changes the speed, not the proofs.
 SIMULTANEOUS = {"htps": 8, "bfs": 32}
@@ -51,6 +54,12 @@ class DemoConfig:
     applicable_only: bool = opt(True, "sample only tactics whose rule matches the goal (decoding.applicable_only)")
     max_attempts: int = opt(1, "attempts per identity (pass@1..k)", min=1)
     n_identities: int = opt(0, "prove only the first N identities (0: all 160)", min=0)
+    device: str = opt("auto", "where to train and prove: auto (cuda when available), cpu or cuda",
+                      choices=("auto", "cpu", "cuda"))
+    data_workers: int = opt(0, "data-generating processes per training task (0: the spare cores shared by the "
+                               f"{N_TASKS} tasks, at least one each)", min=0)
+    parallel_evals: bool = opt(False, "run the HTPS and best-first evaluations at the same time, in two processes "
+                                      "(worth it on a GPU or with cores to spare; on 2 cores they slow each other)")
 
 
 def eval_id(prover: str, cfg: DemoConfig) -> str:
@@ -61,13 +70,47 @@ def step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
+def data_workers(cfg: DemoConfig) -> int:
+    # the random-graph task generates ~300 examples/s per process: a GPU outruns one worker per task
+    return cfg.data_workers or max(1, ((os.cpu_count() or 2) - 1) // N_TASKS)
+
+
 def run(command: str, argv: list[str]) -> None:
     from hyperprover.cli import main
 
     print("$ hyperprover " + " ".join([command, *argv]), flush=True)
-    code = main([command, *argv])
+    check_exit(command, main([command, *argv]))
+
+
+def check_exit(command: str, code: int) -> None:
     if code != 0:
         raise SystemExit(f"hyperprover demo: `hyperprover {command}` failed with exit code {code}")
+
+
+def eval_args(prover: str, cfg: DemoConfig, root: Path, model: Path) -> list[str]:
+    return ["--env", "eq", "--split", "identities", "--prover", prover, "--reload_model", str(model),
+            "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(prover, cfg),
+            "--max_attempts", str(cfg.max_attempts), "--n_theorems", str(cfg.n_identities),
+            "--search.n_expansions", str(cfg.n_expansions), "--search.early_stop", "true",
+            "--decoding.n_samples", str(cfg.n_samples), "--decoding.fixed_temperature", "1.0",
+            "--decoding.applicable_only", str(cfg.applicable_only).lower(),
+            "--n_simultaneous_proofs", str(SIMULTANEOUS[prover]), "--device", cfg.device]
+
+
+def run_parallel(commands: list[list[str]]) -> None:
+    """Each command in its own process (`python -m hyperprover.cli`); fails if any fails, after all end."""
+    procs = []
+    for argv in commands:
+        print("$ hyperprover " + " ".join(argv), flush=True)
+        procs.append(subprocess.Popen([sys.executable, "-m", "hyperprover.cli", *argv]))
+    try:
+        codes = [p.wait() for p in procs]
+    finally:  # interrupted: stop the children too (their results so far are on disk, a re-run resumes them)
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+    for argv, code in zip(commands, codes):
+        check_exit(argv[0], code)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -89,20 +132,20 @@ def main(argv: Sequence[str]) -> int:
     # folders are named after what produced them, so a re-run resumes only the same recipe and budget
     run("train", [*TRAIN_ARGS, "--dump_path", str(root), "--exp_name", "supervised", "--exp_id", RECIPE,
                   "--max_time_min", str(cfg.train_minutes), "--max_epoch", "100000",
-                  "--epoch_size", str(cfg.epoch_size), "--vocab_samples", str(cfg.vocab_samples)])
+                  "--epoch_size", str(cfg.epoch_size), "--vocab_samples", str(cfg.vocab_samples),
+                  "--num_workers", str(data_workers(cfg)), "--device", cfg.device])
     model = root / "supervised" / RECIPE / "checkpoint.pth"
 
-    summaries = {}
-    for i, prover in enumerate(("htps", "bfs")):
-        step(f"{3 + i}/4 eval: {prover} on the identities, {cfg.n_expansions} expansions per theorem")
-        run("eval", ["--env", "eq", "--split", "identities", "--prover", prover, "--reload_model", str(model),
-                     "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(prover, cfg),
-                     "--max_attempts", str(cfg.max_attempts), "--n_theorems", str(cfg.n_identities),
-                     "--search.n_expansions", str(cfg.n_expansions), "--search.early_stop", "true",
-                     "--decoding.n_samples", str(cfg.n_samples), "--decoding.fixed_temperature", "1.0",
-                     "--decoding.applicable_only", str(cfg.applicable_only).lower(),
-                     "--n_simultaneous_proofs", str(SIMULTANEOUS[prover]), "--device", "cpu"])
-        summaries[prover] = json.loads((root / "eval" / eval_id(prover, cfg) / "summary.json").read_text())
+    provers = ("htps", "bfs")
+    evals = {p: eval_args(p, cfg, root, model) for p in provers}
+    if cfg.parallel_evals:
+        step(f"3-4/4 eval: HTPS and best-first at once on the identities, {cfg.n_expansions} expansions per theorem")
+        run_parallel([["eval", *evals[p]] for p in provers])
+    else:
+        for i, prover in enumerate(provers):
+            step(f"{3 + i}/4 eval: {prover} on the identities, {cfg.n_expansions} expansions per theorem")
+            run("eval", evals[prover])
+    summaries = {p: json.loads((root / "eval" / eval_id(p, cfg) / "summary.json").read_text()) for p in provers}
 
     run("plot", [str(root), "--out", str(root / "plots")])
     k = cfg.max_attempts

@@ -188,7 +188,7 @@ def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None,
     if not rows:
         return logits
     keep = torch.zeros_like(logits, dtype=torch.bool)
-    keep[torch.tensor(rows), torch.tensor(cols)] = True
+    keep[torch.tensor(rows, device=keep.device), torch.tensor(cols, device=keep.device)] = True
     constrained = keep.any(dim=1, keepdim=True)
     return logits.masked_fill(constrained & ~keep, float("-inf"))
 
