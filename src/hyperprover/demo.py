@@ -26,8 +26,9 @@ from hyperprover.config import help_text, load_config, opt
 # (20 steps from up to 10-operator statements, ~100-token goals). At equal training time on 2 cores this
 # doubled the share of sampled tactics that apply to the identities (4.9% -> 11.2%, benchmarks/tactic_validity.py).
 RECIPE = "graph_rwalk"
+TASKS = ("eq_bwd_graph_seq2seq", "eq_bwd_rwalk_seq2seq", "eq_critic_rwalk_seq2seqtok")
 TRAIN_ARGS = [
-    "--tasks", "eq_bwd_graph_seq2seq,eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok", "--tasks_weight", "2,2,1",
+    "--tasks", ",".join(TASKS), "--tasks_weight", "2,2,1",
     "--eq.gen.rwalk_max_init_ops", "3", "--eq.gen.rwalk_n_steps", "10", "--eq.gen.rwalk_max_created_hyps", "3",
     "--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2", "--model.n_heads", "4",
     "--batch.tokens", "4000", "--batch.size", "64", "--batch.max_len", "256", "--batch.collate_queue_size", "2000",
@@ -36,7 +37,6 @@ TRAIN_ARGS = [
     "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc", "--cpu_threads", "1",
     "--log_network_stats_freq", "50",
 ]
-N_TASKS = 3
 # best-first expands one goal per search and step: more searches at once share each model call (HTPS already
 # sends up to 50 goals per search). Sampling is seeded per goal, so this changes the speed, not the proofs.
 SIMULTANEOUS = {"htps": 8, "bfs": 32}
@@ -57,7 +57,7 @@ class DemoConfig:
     device: str = opt("auto", "where to train and prove: auto (cuda when available), cpu or cuda",
                       choices=("auto", "cpu", "cuda"))
     data_workers: int = opt(0, "data-generating processes per training task (0: the spare cores shared by the "
-                               f"{N_TASKS} tasks, at least one each)", min=0)
+                               f"{len(TASKS)} tasks, at least one each)", min=0)
     parallel_evals: bool = opt(False, "run the HTPS and best-first evaluations at the same time, in two processes "
                                       "(worth it on a GPU or with cores to spare; on 2 cores they slow each other)")
 
@@ -72,7 +72,7 @@ def step(title: str) -> None:
 
 def data_workers(cfg: DemoConfig) -> int:
     # the random-graph task generates ~300 examples/s per process: a GPU outruns one worker per task
-    return cfg.data_workers or max(1, ((os.cpu_count() or 2) - 1) // N_TASKS)
+    return cfg.data_workers or max(1, ((os.cpu_count() or 2) - 1) // len(TASKS))
 
 
 def run(command: str, argv: list[str]) -> None:
