@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperprover.demo import RECIPE, DemoConfig, eval_id, main
+from hyperprover.demo import PROVERS, RECIPE, DemoConfig, eval_id, main
 from hyperprover.model.checkpoint import load_checkpoint
 
 
@@ -22,21 +22,26 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
     trained = load_checkpoint(model)["counters"]
     assert trained["epoch"] >= 1 and trained["train_seconds"] > 6
     cfg = DemoConfig(n_expansions=4, n_samples=4)
-    for prover in ("htps", "bfs"):
+    for prover in PROVERS:
         summary = json.loads((root / "eval" / eval_id(prover, cfg) / "summary.json").read_text())
         assert summary["n_theorems"] == 3 and summary["n_expansions"] == 4
+        assert summary["expander"] == PROVERS[prover][1]
         params = json.loads((root / "eval" / eval_id(prover, cfg) / "params.json").read_text())
-        assert params["decoding"]["applicable_only"] is True
+        assert params["decoding"]["score_enumerated"] is (PROVERS[prover][1] == "model")
+        # the floor draws n_samples complete tactics; the model samples n_subst_samples substitution tactics
+        assert params["decoding"]["n_samples"] == (4 if PROVERS[prover][1] == "uniform" else 8)
         lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
         # one line per identity, in the order the searches finished
         assert sorted(json.loads(line)["label"] for line in lines) == [f"identities:{i}" for i in range(3)]
     assert (root / "plots" / "index.html").is_file()
-    assert "proved by HTPS only" in out and f"supervised/{RECIPE}/" in out
+    assert f"supervised/{RECIPE}/" in out
+    # the table and the paired comparisons with the floor
+    assert "floor    htps   uniform" in out and out.count("exact McNemar p = ") == 3
     # a second run finds the model trained (the time limit counts over resumes) and the first 3 identities
     # proved or failed; with one more identity, each eval (now in its own process) makes just that attempt
     argv[argv.index("--n_identities") + 1] = "4"
     assert main([*argv, "--parallel_evals", "true"]) == 0
     assert load_checkpoint(model)["counters"]["epoch"] == trained["epoch"]
-    for prover in ("htps", "bfs"):
+    for prover in PROVERS:
         lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
         assert [json.loads(line)["label"] for line in lines[3:]] == ["identities:3"]

@@ -60,3 +60,36 @@ def test_interrupted_equals_uninterrupted(outcomes, k):
     while pending_attempts(labels, k, halves):
         halves = run(halves)
     assert summarize(labels, whole, k) == summarize(labels, halves, k)
+
+
+def test_roc_auc_known_values():
+    from hyperprover.evaluation.results import roc_auc
+
+    assert roc_auc([(0.9, 1), (0.8, 1), (0.2, 0), (0.1, 0)]) == 1.0
+    assert roc_auc([(0.1, 1), (0.9, 0)]) == 0.0
+    assert roc_auc([(0.5, 1), (0.5, 0)]) == 0.5  # ties count half
+    # 3 positives x 2 negatives = 6 pairs, 3 ordered right, 1 tie: (3 + 0.5) / 6
+    assert roc_auc([(0.9, 1), (0.6, 1), (0.3, 1), (0.6, 0), (0.4, 0)]) == 3.5 / 6
+    assert roc_auc([(0.9, 1), (0.8, 1)]) is None and roc_auc([]) is None
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=30))
+def test_roc_auc_matches_pair_counting(pairs):
+    from hyperprover.evaluation.results import roc_auc
+
+    pos = [s for s, y in pairs if y]
+    neg = [s for s, y in pairs if not y]
+    got = roc_auc(pairs)
+    if not pos or not neg:
+        assert got is None
+        return
+    want = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    assert abs(got - want) < 1e-9
+
+
+def test_summary_reports_critic_calibration():
+    records = [AttemptRecord("a", 1, True, critic=[[0.9, 1], [0.4, 0]]),
+               AttemptRecord("b", 1, False, critic=[[0.2, 0]])]
+    s = summarize(["a", "b"], records, 1)
+    assert s["critic_auc"] == 1.0 and (s["critic_n_solved"], s["critic_n_unsolved"]) == (1, 2)
+    assert summarize(["a"], [rec("a", 1, True)], 1)["critic_auc"] is None

@@ -215,3 +215,31 @@ def test_constrained_decoding_follows_the_allowed_starts() -> None:
     beams = beam_search(model, mem, mask, beam_size=4, n_best=4, max_len=10, eos=EOS, constraints=cons)
     assert all(_starts_ok(h.tokens, starts[0]) for h in beams[0])
     assert [h.tokens for h in beams[2]] == [(11,)]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+@torch.no_grad()
+def test_teacher_forced_scores_equal_sampling_scores(temperature: float) -> None:
+    """Scoring a sampled sequence gives back the score sampling gave it (same distribution, no top-k/p)."""
+    from hyperprover.model.decoding import score_sequences
+
+    model = small_model(3)
+    mem, mask = memory(model, inputs())
+    g = torch.Generator().manual_seed(2)
+    hyps = sample(model, mem, mask, n_samples=5, max_len=10, eos=EOS, temperature=temperature, generator=g,
+                  length_penalty=0.5)
+    rows = [(i, h) for i, hs in enumerate(hyps) for h in hs]
+    assert len(rows) >= 8
+    scores = score_sequences(model, mem, mask, [i for i, _ in rows], [h.tokens for _, h in rows], EOS,
+                             temperature=temperature, length_penalty=0.5)
+    for (_, h), s in zip(rows, scores):
+        assert s == pytest.approx(h.score, abs=1e-4)
+    # sequences that share prefixes (decoded once, as a trie), across inputs, equal each scored alone
+    shared = [(0, (5, 6, 7)), (0, (5, 6)), (0, (5, 9, 7, 7)), (2, (5, 6)), (2, ()), (1, (8,)), (0, (5, 6, 8))]
+    together = score_sequences(model, mem, mask, [i for i, _ in shared], [s for _, s in shared], EOS, temperature)
+    alone = [score_sequences(model, mem, mask, [i], [s], EOS, temperature)[0] for i, s in shared]
+    assert together == pytest.approx(alone, abs=1e-5)
+    # and they are log-probabilities: over every sequence of length <= 1, the mass sums to one
+    one_step = [(t,) for t in range(VOCAB) if t != EOS] + [()]
+    tot = torch.tensor(score_sequences(model, mem, mask, [0] * len(one_step), one_step, EOS)).exp()
+    assert float(tot.sum()) <= 1.0 + 1e-5

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prove": ("hyperprover.evaluation.prove", "prove one theorem, with a model or with tactics by hand"),
     "sweep": ("hyperprover.sweep", "expand a sweep file into jobs and run them (local or SLURM)"),
     "plot": ("hyperprover.analysis.plot", "PNG figures and an HTML index of runs' metrics"),
+    "compare": ("hyperprover.analysis.compare", "paired comparison of two provers' evals: McNemar p, bootstrap"),
     "data": ("hyperprover.envs.cli", "generate theorems with proofs into a JSON-lines file"),
     "check": ("hyperprover.envs.cli", "re-verify proofs (a JSON-lines file, or a Metamath database)"),
 }

@@ -2,8 +2,10 @@
 
 1. generate random-walk theorems with their proofs and re-check every proof from scratch;
 2. train a small transformer on goal -> tactic and critic data for a bounded time;
-3. prove the 160 identities with HTPS and with best-first search at the same expansion budget;
-4. print a table (proved, pass@k, time per theorem) and where the logs, TensorBoard files and plots are.
+3. prove the 160 identities three ways at the same expansion budget: the model-free floor (HTPS over every
+   complete applicable tactic, uniform priors, critic 0.5), HTPS with the model and best-first with the model;
+4. print a table (proved, pass@k, time per theorem, critic AUC), the paired comparisons of each learned prover
+   with the floor (`hyperprover compare`: McNemar p-value, bootstrap interval), and where everything is.
 Every step writes into `<dump_path>/demo/`; running the demo again resumes what is already there.
 """
 
@@ -40,6 +42,8 @@ TRAIN_ARGS = [
 # best-first expands one goal per search and step: more searches at once share each model call (HTPS already
 # sends up to 50 goals per search). Sampling is seeded per goal, so this changes the speed, not the proofs.
 SIMULTANEOUS = {"htps": 8, "bfs": 32}
+# name -> (search, expander): the floor runs the same HTPS as the learned prover, without a model
+PROVERS = {"floor": ("htps", "uniform"), "htps": ("htps", "model"), "bfs": ("bfs", "model")}
 
 
 @dataclass
@@ -50,7 +54,12 @@ class DemoConfig:
     epoch_size: int = opt(6000, "training sequences per epoch (the time limit is checked between epochs)", min=1)
     vocab_samples: int = opt(5000, "training records read to build the vocabulary", min=1)
     n_expansions: int = opt(64, "expansion budget per identity, the same for HTPS and best-first", min=1)
-    n_samples: int = opt(32, "tactics sampled per expanded goal (the paper's Equations setting)", min=1)
+    n_samples: int = opt(32, "tactics per expanded goal: drawn by the floor, sampled by the model without "
+                             "score_enumerated (the paper's Equations setting)", min=1)
+    score_enumerated: bool = opt(True, "the model scores every complete applicable tactic and samples only those "
+                                       "that need substitutions (decoding.score_enumerated)")
+    n_subst_samples: int = opt(8, "with score_enumerated: tactics the model samples per goal among those that need "
+                                  "substitutions", min=1)
     applicable_only: bool = opt(True, "sample only tactics whose rule matches the goal (decoding.applicable_only)")
     max_attempts: int = opt(1, "attempts per identity (pass@1..k)", min=1)
     n_identities: int = opt(0, "prove only the first N identities (0: all 160)", min=0)
@@ -62,8 +71,12 @@ class DemoConfig:
                                       "(worth it on a GPU or with cores to spare; on 2 cores they slow each other)")
 
 
-def eval_id(prover: str, cfg: DemoConfig) -> str:
-    return f"{prover}_{RECIPE}_{cfg.n_expansions}x{cfg.n_samples}" + ("_applicable" if cfg.applicable_only else "")
+def eval_id(name: str, cfg: DemoConfig) -> str:
+    if PROVERS[name][1] == "uniform":
+        return f"{name}_{cfg.n_expansions}x{cfg.n_samples}"
+    if cfg.score_enumerated:
+        return f"{name}_{RECIPE}_{cfg.n_expansions}_scored{cfg.n_subst_samples}"
+    return f"{name}_{RECIPE}_{cfg.n_expansions}x{cfg.n_samples}" + ("_applicable" if cfg.applicable_only else "")
 
 
 def step(title: str) -> None:
@@ -87,14 +100,19 @@ def check_exit(command: str, code: int) -> None:
         raise SystemExit(f"hyperprover demo: `hyperprover {command}` failed with exit code {code}")
 
 
-def eval_args(prover: str, cfg: DemoConfig, root: Path, model: Path) -> list[str]:
-    return ["--env", "eq", "--split", "identities", "--prover", prover, "--reload_model", str(model),
-            "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(prover, cfg),
+def eval_args(name: str, cfg: DemoConfig, root: Path, model: Path) -> list[str]:
+    prover, expander = PROVERS[name]
+    source = ["--reload_model", str(model)] if expander == "model" else []
+    n_samples = cfg.n_subst_samples if expander == "model" and cfg.score_enumerated else cfg.n_samples
+    decoding = [] if expander == "uniform" else [
+        "--decoding.fixed_temperature", "1.0", "--decoding.applicable_only", str(cfg.applicable_only).lower(),
+        "--decoding.score_enumerated", str(cfg.score_enumerated).lower()]
+    return ["--env", "eq", "--split", "identities", "--prover", prover, "--expander", expander, *source,
+            "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(name, cfg),
             "--max_attempts", str(cfg.max_attempts), "--n_theorems", str(cfg.n_identities),
             "--search.n_expansions", str(cfg.n_expansions), "--search.early_stop", "true",
-            "--decoding.n_samples", str(cfg.n_samples), "--decoding.fixed_temperature", "1.0",
-            "--decoding.applicable_only", str(cfg.applicable_only).lower(),
-            "--n_simultaneous_proofs", str(SIMULTANEOUS[prover]), "--device", cfg.device]
+            "--decoding.n_samples", str(n_samples), "--n_simultaneous_proofs", str(SIMULTANEOUS[prover]),
+            "--device", cfg.device, *decoding]
 
 
 def run_parallel(commands: list[list[str]]) -> None:
@@ -136,29 +154,38 @@ def main(argv: Sequence[str]) -> int:
                   "--num_workers", str(data_workers(cfg)), "--device", cfg.device])
     model = root / "supervised" / RECIPE / "checkpoint.pth"
 
-    provers = ("htps", "bfs")
-    evals = {p: eval_args(p, cfg, root, model) for p in provers}
+    evals = {name: eval_args(name, cfg, root, model) for name in PROVERS}
     if cfg.parallel_evals:
-        step(f"3-4/4 eval: HTPS and best-first at once on the identities, {cfg.n_expansions} expansions per theorem")
-        run_parallel([["eval", *evals[p]] for p in provers])
+        step(f"3-4/4 eval: the floor, HTPS and best-first at once on the identities, {cfg.n_expansions} expansions")
+        run_parallel([["eval", *evals[name]] for name in PROVERS])
     else:
-        for i, prover in enumerate(provers):
-            step(f"{3 + i}/4 eval: {prover} on the identities, {cfg.n_expansions} expansions per theorem")
-            run("eval", evals[prover])
-    summaries = {p: json.loads((root / "eval" / eval_id(p, cfg) / "summary.json").read_text()) for p in provers}
+        for i, name in enumerate(PROVERS):
+            prover, expander = PROVERS[name]
+            step(f"3.{i + 1}/4 eval: {prover} with the {expander} expander on the identities, "
+                 f"{cfg.n_expansions} expansions per theorem")
+            run("eval", evals[name])
+    folders = {name: root / "eval" / eval_id(name, cfg) for name in PROVERS}
+    summaries = {name: json.loads((f / "summary.json").read_text()) for name, f in folders.items()}
 
     run("plot", [str(root), "--out", str(root / "plots")])
+    step("4/4 results: the same budget for all three; the floor has no model")
     k = cfg.max_attempts
-    print(f"\n{'prover':<8} {'proved':>8} {'pass@' + str(k):>8} {'s/theorem':>10}")
-    for prover, s in summaries.items():
-        print(f"{prover:<8} {s['proved']:>4}/{s['n_theorems']:<3} {100 * s[f'pass@{k}']:>7.1f}% "
-              f"{s['time_per_theorem_s']:>10.2f}")
-    htps, bfs = (set(summaries[p]["proved_labels"]) for p in ("htps", "bfs"))
-    print(f"proved by HTPS only: {sorted(htps - bfs)}\nproved by best-first only: {sorted(bfs - htps)}")
+    # wall seconds of the whole eval per theorem (searches run side by side, so their own times overlap)
+    print(f"{'prover':<8} {'search':<6} {'expander':<8} {'proved':>8} {'pass@' + str(k):>8} {'wall s/thm':>10} "
+          f"{'critic AUC':>10}")
+    for name, s in summaries.items():
+        auc = "-" if s.get("critic_auc") is None else f"{s['critic_auc']:.3f}"
+        print(f"{name:<8} {PROVERS[name][0]:<6} {PROVERS[name][1]:<8} {s['proved']:>4}/{s['n_theorems']:<3} "
+              f"{100 * s[f'pass@{k}']:>7.1f}% {s['wall_time_s'] / max(1, s['n_theorems']):>10.2f} {auc:>10}")
+    from hyperprover.analysis.compare import compare, format_comparison
+
+    for a, b in (("htps", "floor"), ("bfs", "floor"), ("htps", "bfs")):
+        print(f"\n$ hyperprover compare {folders[a]} --vs {folders[b]} --names {a},{b}")
+        print(format_comparison(compare([str(folders[a])], [str(folders[b])], names=(a, b))))
     print(f"\ndone in {(time.time() - start) / 60:.1f} min. Everything is under {root}/:\n"
           f"  data/             generated theorems with proofs (JSON lines)\n"
           f"  supervised/{RECIPE}/  train.log, params.json, checkpoints, tensorboard/\n"
-          f"  eval/<prover>_{RECIPE}_<budget>/  eval.log, eval_results.jsonl (one line per attempt), summary.json\n"
+          f"  eval/<prover>_..._<budget>/  eval.log, eval_results.jsonl (one line per attempt), summary.json\n"
           f"  plots/index.html  figures of the metrics\n"
           f"TensorBoard: .venv/bin/tensorboard --logdir {root}", file=sys.stdout)
     return 0

@@ -17,10 +17,11 @@ from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, opt
 from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem
-from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, open_env
+from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_expander, build_prover, open_env
 from hyperprover.evaluation.results import (
     AttemptRecord,
     ResultsFile,
+    critic_json,
     pending_attempts,
     proof_to_json,
     summarize,
@@ -49,7 +50,7 @@ def attempt_record(env: BackwardEnv, rec: ProofRecord, attempt: int, params: dic
     stats["time_s"] = float(stats.get("time_wall_s", 0.0))
     return AttemptRecord(label=rec.label, attempt=attempt, proved=rec.proved,
                          proof=proof_to_json(env, rec.proof) if rec.proof is not None else None,
-                         stats=stats, params=params, error=rec.error)
+                         stats=stats, params=params, error=rec.error, critic=critic_json(rec.critic_pairs))
 
 
 def read_theorems_file(env: BackwardEnv, path: str) -> list[Theorem]:
@@ -84,7 +85,8 @@ def select_theorems(env: BackwardEnv, split: str, n: int) -> list[Theorem]:
 def run_local(cfg: EvalConfig, env: BackwardEnv, prover: Prover, theorems: list[Theorem], results: ResultsFile,
               exp: Experiment) -> None:
     by_label = {t.label: t for t in theorems}
-    params = {"prover": cfg.prover, "search": asdict(cfg.search), "decoding": asdict(cfg.decoding)}
+    params = {"prover": cfg.prover, "expander": cfg.expander, "search": asdict(cfg.search),
+              "decoding": asdict(cfg.decoding)}
     proved = {r.label for r in results.read() if r.proved}
     with prover:
         for attempt in range(1, cfg.max_attempts + 1):
@@ -115,12 +117,7 @@ def main(argv: Sequence[str]) -> int:
     # a bad checkpoint fails here, before the run folder is made (Ray provers load it themselves)
     prover = build_prover(cfg, env) if cfg.n_provers == 0 else None
     if prover is None:
-        from hyperprover.model.checkpoint import CheckpointError, load_checkpoint
-
-        try:
-            load_checkpoint(cfg.reload_model)
-        except CheckpointError as e:
-            raise ConfigError(str(e)) from None
+        build_expander(cfg, env, cfg.search.seed)
     exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv)
     results = ResultsFile(exp.path / "eval_results.jsonl")
     start = time.time()
@@ -132,13 +129,15 @@ def main(argv: Sequence[str]) -> int:
         assert prover is not None
         run_local(cfg, env, prover, theorems, results, exp)
     summary = summarize([t.label for t in theorems], results.read(), cfg.max_attempts)
-    summary.update({"split": cfg.theorems_file or cfg.split, "prover": cfg.prover,
+    summary.update({"split": cfg.theorems_file or cfg.split, "prover": cfg.prover, "expander": cfg.expander,
                     "n_expansions": cfg.search.n_expansions, "wall_time_s": time.time() - start})
     (exp.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     exp.metrics.log({k: v for k, v in summary.items() if isinstance(v, int | float)}, step=0)
     k = cfg.max_attempts
-    print(f"{cfg.prover} on {summary['split']}: proved {summary['proved']}/{summary['n_theorems']} "
-          f"(pass@{k} {100 * summary[f'pass@{k}']:.1f}%), {summary['time_per_theorem_s']:.1f}s per theorem; "
+    auc = "" if summary["critic_auc"] is None else f", critic AUC {summary['critic_auc']:.3f}"
+    print(f"{cfg.prover} ({cfg.expander} expander) on {summary['split']}: "
+          f"proved {summary['proved']}/{summary['n_theorems']} "
+          f"(pass@{k} {100 * summary[f'pass@{k}']:.1f}%), {summary['time_per_theorem_s']:.1f}s per theorem{auc}; "
           f"results in {exp.path}", file=sys.stderr)
     exp.close()
     return 0

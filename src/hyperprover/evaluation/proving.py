@@ -10,11 +10,12 @@ from typing import Any
 from hyperprover.config import ConfigError, opt, section
 from hyperprover.envs.base import BackwardEnv, make_env
 from hyperprover.search.config import PROVERS, SEARCH_PRESETS, ProverConfig, SearchConfig
-from hyperprover.search.expander import DecodingConfig
+from hyperprover.search.expander import DecodingConfig, Expander
 from hyperprover.search.prover import BatchTrace, Prover
 
 # whole-config presets (--cfg): the search presets of the spec, applied to the `search` section
 PRESETS: dict[str, dict[str, Any]] = {name: {"search": dict(p)} for name, p in SEARCH_PRESETS.items()}
+EXPANDERS = ("model", "uniform")
 
 
 @dataclass
@@ -22,6 +23,9 @@ class ProvingOptions:
     """Mixed into the prove and eval configs."""
 
     env: str = opt("eq", "formal system: eq | mm | sr")
+    expander: str = opt("model", "what proposes tactics: model (the transformer of --reload_model) or uniform "
+                                 "(no model: every complete applicable tactic, uniform priors, critic 0.5; the "
+                                 "floor a learned prover is compared with)", choices=EXPANDERS)
     reload_model: str = opt("", "checkpoint (.pth) of the model that proposes tactics")
     device: str = opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
     prover: str = opt("htps", "search: htps, bfs (best-first by cumulative log-prob) or greedy", choices=PROVERS)
@@ -53,18 +57,32 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def build_prover(cfg: ProvingOptions, env: BackwardEnv,
-                 on_batch: Callable[[BatchTrace], None] | None = None) -> Prover:
-    """Load the checkpoint into a transformer expander and put a Prover around it."""
-    if not cfg.reload_model:
-        raise ConfigError("--reload_model is required: the checkpoint of a trained model")
+def build_expander(cfg: ProvingOptions, env: BackwardEnv, seed: int, checkpoint: str | None = None) -> Expander:
+    """The uniform floor, or `checkpoint` (default: --reload_model) loaded into a transformer expander."""
+    if cfg.expander == "uniform":
+        from hyperprover.search.uniform import UniformExpander
+
+        try:
+            return UniformExpander(env, seed)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    checkpoint = checkpoint or cfg.reload_model
+    if not checkpoint:
+        raise ConfigError("--reload_model is required: the checkpoint of a trained model "
+                          "(or --expander uniform for the model-free floor)")
     from hyperprover.model.checkpoint import CheckpointError
     from hyperprover.model.expander import load_expander
 
     try:
-        expander = load_expander(cfg.reload_model, env, resolve_device(cfg.device), seed=cfg.search.seed)
+        return load_expander(checkpoint, env, resolve_device(cfg.device), seed=seed)
     except CheckpointError as e:
         raise ConfigError(str(e)) from None
+
+
+def build_prover(cfg: ProvingOptions, env: BackwardEnv,
+                 on_batch: Callable[[BatchTrace], None] | None = None) -> Prover:
+    """The expander of `cfg` with a Prover around it."""
+    expander = build_expander(cfg, env, cfg.search.seed)
     try:
         return Prover(env, expander, cfg.search, cfg.decoding, cfg.prover_config(),
                       env_factory=functools.partial(make_env, cfg.env), on_batch=on_batch)

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from hyperprover.envs.base import BackwardEnv, Theorem
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, pending_attempts
+from hyperprover.evaluation.results import AttemptRecord, ResultsFile, critic_json, pending_attempts
 from hyperprover.experiment import Experiment
 from hyperprover.online.prover_actor import Job, JobResult
 
@@ -21,7 +21,7 @@ def attempt_from_job(r: JobResult, params: dict[str, Any]) -> AttemptRecord:
     stats = dict(r.stats)
     stats["time_s"] = float(stats.get("time_wall_s", 0.0))
     return AttemptRecord(label=r.label, attempt=r.attempt, proved=r.proved, proof=r.proof, stats=stats,
-                         params=params, error=r.error)
+                         params=params, error=r.error, critic=critic_json(r.critic_pairs))
 
 
 def run_ray(cfg: Any, env: BackwardEnv, theorems: list[Theorem], results: ResultsFile, exp: Experiment) -> None:
@@ -33,7 +33,8 @@ def run_ray(cfg: Any, env: BackwardEnv, theorems: list[Theorem], results: Result
 
     labels = [t.label for t in theorems]
     by_label = {t.label: t for t in theorems}
-    params = {"prover": cfg.prover, "search": asdict(cfg.search), "decoding": asdict(cfg.decoding)}
+    params = {"prover": cfg.prover, "expander": cfg.expander, "search": asdict(cfg.search),
+              "decoding": asdict(cfg.decoding)}
     init_ray(cfg.ray_address, cfg.n_provers + 1, False)
     try:
         pool = ProverPool(start_provers(cfg.n_provers, cfg, cfg.reload_model, str(exp.path / "provers"),

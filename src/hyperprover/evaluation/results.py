@@ -42,6 +42,8 @@ class AttemptRecord:
     stats: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # [model critic, 1 if solved in the search else 0] per goal the model expanded (critic_json)
+    critic: list[list[float]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -81,6 +83,29 @@ class ResultsFile:
             os.fsync(f.fileno())
 
 
+def critic_json(pairs: Iterable[tuple[float, bool]]) -> list[list[float]]:
+    return [[round(float(c), 4), int(solved)] for c, solved in pairs]
+
+
+def roc_auc(pairs: Iterable[Sequence[float]]) -> float | None:
+    """Area under the ROC curve of scores for positives vs negatives ((score, label) pairs): the chance that a
+    random solved goal has a higher critic than a random unsolved one (ties count half). None without both."""
+    ranked = sorted((float(s), bool(y)) for s, y in pairs)
+    n_pos = sum(y for _, y in ranked)
+    n_neg = len(ranked) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):  # average ranks over ties
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        avg = (i + 1 + j) / 2
+        rank_sum += avg * sum(y for _, y in ranked[i:j])
+        i = j
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
 def first_proved(records: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
     """label -> its first successful attempt, in file order."""
     out: dict[str, AttemptRecord] = {}
@@ -104,6 +129,7 @@ def summarize(labels: Sequence[str], records: Iterable[AttemptRecord], max_attem
     first_success: dict[str, int] = {}
     times: dict[str, float] = {}
     wanted = set(labels)
+    records = list(records)
     for r in records:
         if r.label not in wanted:
             continue
@@ -116,4 +142,8 @@ def summarize(labels: Sequence[str], records: Iterable[AttemptRecord], max_attem
     for k in range(1, max_attempts + 1):
         summary[f"pass@{k}"] = sum(1 for a in first_success.values() if a <= k) / n if n else 0.0
     summary["time_per_theorem_s"] = sum(times.values()) / n if n else 0.0
+    pairs = [p for r in records if r.label in wanted for p in r.critic]
+    summary["critic_auc"] = roc_auc(pairs)  # solved vs unsolved expanded goals; None when one side is empty
+    summary["critic_n_solved"] = sum(int(y) for _, y in pairs)
+    summary["critic_n_unsolved"] = len(pairs) - summary["critic_n_solved"]
     return summary

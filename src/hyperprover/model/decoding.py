@@ -345,6 +345,65 @@ def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], 
 
 
 @torch.no_grad()
+def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor,
+                    inputs: Sequence[int], seqs: Sequence[Sequence[int]], eos: int, temperature: float = 1.0,
+                    length_penalty: float = 0.0) -> list[float]:
+    """Teacher-forced score of each sequence `seqs[j]` (ids without the leading `</s>` and the stop token)
+    given input `inputs[j]`: sum of the token log-probs (stop token included) at `temperature`, divided by
+    length**length_penalty, the same score sampling gives the sequence.
+
+    The sequences of an input share their prefixes: they are decoded as a trie, one level per position with
+    a KV cache, so a prefix common to many tactics (`<TRANFORM_RULE> rule <RULE_FORWARD>`) is computed once.
+    At each level, the prefixes of one input are the rows of one group (cross-attention reads its keys and
+    values once), padded to the largest group of that level."""
+    tries: dict[int, list[dict[tuple[int, ...], int]]] = {}  # input -> level -> prefix -> row in its group
+    for i, seq in zip(inputs, seqs):
+        levels = tries.setdefault(i, [])
+        for d in range(len(seq) + 1):
+            if d == len(levels):
+                levels.append({})
+            levels[d].setdefault(tuple(seq[:d]), len(levels[d]))
+    dev = src_mask.device
+    cache = model.decoder.new_cache()
+    logps: list[Tensor] = []  # per level: (inputs active at that level, group, vocab)
+    actives: list[dict[int, int]] = []  # per level: input -> its index among that level's active inputs
+    groups: list[int] = []
+    for d in range(max((len(v) for v in tries.values()), default=0)):
+        act = [i for i, levels in tries.items() if len(levels) > d]
+        group = max(len(tries[i][d]) for i in act)
+        tokens = torch.full((len(act), group), eos, dtype=torch.long)
+        parents = torch.zeros((len(act), group), dtype=torch.long)
+        for a, i in enumerate(act):
+            for prefix, g in tries[i][d].items():
+                if d:
+                    tokens[a, g] = prefix[-1]
+                    parents[a, g] = actives[-1][i] * groups[-1] + tries[i][d - 1][prefix[:-1]]
+                else:
+                    parents[a, g] = a
+            # padding rows repeat the input's first row, so their cache rows are well defined
+            parents[a, len(tries[i][d]):] = parents[a, 0]
+        if d:
+            rows = parents.reshape(-1).to(dev)
+            for c in cache:
+                c.select(rows)
+        sel = torch.tensor(act, dtype=torch.long, device=dev)
+        mem = [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory]
+        y = tokens.reshape(-1, 1).to(dev)
+        h = model.decoder(y, torch.full_like(y, d), mem, src_mask.index_select(0, sel), group, cache)
+        logps.append((model.decoder.proj(h[:, 0]).float() / temperature).log_softmax(-1).view(len(act), group, -1))
+        actives.append({i: a for a, i in enumerate(act)})
+        groups.append(group)
+    totals = torch.zeros(len(seqs), dtype=torch.float32)
+    for d, logp in enumerate(logps):  # one gather per level: the token each sequence takes after its prefix
+        idx = [(j, actives[d][i], tries[i][d][tuple(seq[:d])], (*seq, eos)[d])
+               for j, (i, seq) in enumerate(zip(inputs, seqs)) if len(seq) >= d]
+        seq_idx, act_idx, row_idx, tok_idx = (torch.tensor(col, dtype=torch.long, device=logp.device)
+                                              for col in zip(*idx))
+        totals.index_add_(0, seq_idx.cpu(), logp[act_idx, row_idx, tok_idx].cpu())
+    return [float(t) / (len(seq) + 1) ** length_penalty for t, seq in zip(totals.tolist(), seqs)]
+
+
+@torch.no_grad()
 def critic_logprob(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor,
                    critic_id: int, solvable_id: int, non_solvable_id: int) -> Tensor:
     """log p(SOLVABLE) per input (<= 0), from the 2-way softmax after one decoder step on `<CRITIC>`."""

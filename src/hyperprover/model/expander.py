@@ -18,10 +18,18 @@ import torch
 
 from hyperprover.envs.base import BackwardEnv, Goal
 from hyperprover.model.checkpoint import load_model
-from hyperprover.model.decoding import Hypothesis, PrefixConstraint, check_params, critic_logprob, decode
+from hyperprover.model.decoding import (
+    Hypothesis,
+    PrefixConstraint,
+    check_params,
+    critic_logprob,
+    decode,
+    sample,
+    score_sequences,
+)
 from hyperprover.model.dictionary import Dictionary
 from hyperprover.model.transformer import Seq2SeqTransformer
-from hyperprover.search.expander import DecodingConfig, Expansion
+from hyperprover.search.expander import DecodingConfig, Expansion, TacticPrefixEnv, enumerable
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
@@ -39,14 +47,6 @@ class LabelOrderEnv(Protocol):
     def label_limit(self, theorem: Goal) -> int: ...
 
     def allowed_labels_mask(self, theorem: Goal, vocab: Sequence[str]) -> list[bool]: ...
-
-
-@runtime_checkable
-class TacticPrefixEnv(Protocol):
-    """An env that lists how the tactics that can apply to a goal start (Equations: matching rule, direction
-    and position), so that `decoding.applicable_only` spends no sample on a rule that does not match."""
-
-    def tactic_prefixes(self, goal: Goal) -> list[tuple[tuple[str, ...], bool]]: ...
 
 
 def token_batches(lengths: Sequence[int], tokens_per_batch: int) -> Iterator[list[int]]:
@@ -104,6 +104,8 @@ class TransformerExpander:
         if params.applicable_only and self._prefixes is None:
             raise ValueError(f"decoding.applicable_only: env {getattr(self.env, 'name', self.env)!r} does not list "
                              "the tactics that apply to a goal; set --decoding.applicable_only false")
+        if params.score_enumerated:
+            enumerable(self.env, "--decoding.score_enumerated")
         if seeds is not None and len(seeds) != len(goals):
             raise ValueError(f"{len(seeds)} seeds for {len(goals)} goals")
         out: list[Expansion | None] = [None] * len(goals)
@@ -149,12 +151,47 @@ class TransformerExpander:
         with _autocast(self.device, params.precision):
             rows = torch.tensor([seeds[i] for i in idx], dtype=torch.long) if seeds is not None else None
             batch_goals = [goals[i] for i in idx]
-            constraints = [self._constraint(g) for g in batch_goals] if params.applicable_only else None
-            hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator, rows,
-                                            self._word_mask(batch_goals), constraints)
+            if params.score_enumerated:
+                hyps, memory, src_mask = self._scored(model, x, params, rows, batch_goals)
+            else:
+                constraints = [self._constraint(g) for g in batch_goals] if params.applicable_only else None
+                hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator, rows,
+                                                self._word_mask(batch_goals), constraints)
             crit = critic_logprob(model, memory, src_mask, self.dico.critic, self.dico.solvable,
                                   self.dico.non_solvable)
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
+
+    def _scored(self, model: Seq2SeqTransformer, x: torch.Tensor, params: DecodingConfig, seeds: torch.Tensor | None,
+                goals: Sequence[Goal]) -> tuple[list[list[Hypothesis]], list[tuple[torch.Tensor, torch.Tensor]],
+                                                torch.Tensor]:
+        """Scored enumeration: every complete applicable tactic gets its teacher-forced score; tactics that need
+        substitutions are sampled (constrained to their applicable starts), then scored the same way, so all
+        priors of a goal are the model's log-probs of one distribution (sampling scores would be renormalised
+        over the constrained tokens)."""
+        enc, src_mask = model.encode(x)
+        memory = model.decoder.memory(enc)
+        starts = [self._starts(g) for g in goals]
+        seqs: list[list[tuple[int, ...]]] = [[tuple(w) for w, complete in st if complete] for st in starts]
+        open_rows = [r for r, st in enumerate(starts) if any(not complete for _, complete in st)]
+        if open_rows:
+            sel = torch.tensor(open_rows, dtype=torch.long, device=src_mask.device)
+            sub = [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory]
+            cons = [PrefixConstraint([(w, False) for w, complete in starts[r] if not complete], self.dico.eos)
+                    for r in open_rows]
+            sampled = sample(model, sub, src_mask.index_select(0, sel), n_samples=params.n_samples,
+                             max_len=params.max_gen_len, eos=self.dico.eos, greedy=not params.use_sampling,
+                             temperature=params.fixed_temperature, top_k=params.top_k, top_p=params.top_p,
+                             use_cache=params.use_cache, generator=self.generator,
+                             seeds=seeds[sel.cpu()] if seeds is not None else None, constraints=cons)
+            for r, hyps in zip(open_rows, sampled):
+                seqs[r].extend(h.tokens for h in hyps if h.tokens not in seqs[r])
+        flat = [(r, s) for r, ss in enumerate(seqs) for s in ss]
+        scores = score_sequences(model, memory, src_mask, [r for r, _ in flat], [s for _, s in flat], self.dico.eos,
+                                 params.fixed_temperature, params.length_penalty)
+        out: list[list[Hypothesis]] = [[] for _ in goals]
+        for (r, s), score in zip(flat, scores):
+            out[r].append(Hypothesis(s, score))
+        return [sorted(h, key=lambda h: -h.score) for h in out], memory, src_mask
 
     def _word_mask(self, goals: Sequence[Goal]) -> torch.Tensor | None:
         env = self._label_order
@@ -171,12 +208,15 @@ class TransformerExpander:
             rows.append(self._masks[limit])
         return torch.stack(rows)
 
-    def _constraint(self, goal: Goal) -> PrefixConstraint:
+    def _starts(self, goal: Goal) -> list[tuple[list[int], bool]]:
+        """The env's applicable tactic starts as word ids; a rule the model never saw cannot be decoded anyway."""
         assert self._prefixes is not None
         w2i = self.dico.word2id
-        starts = [([w2i[w] for w in words], complete) for words, complete in self._prefixes.tactic_prefixes(goal)
-                  if all(w in w2i for w in words)]  # a rule the model never saw cannot be decoded anyway
-        return PrefixConstraint(starts, self.dico.eos)
+        return [([w2i[w] for w in words], complete) for words, complete in self._prefixes.tactic_prefixes(goal)
+                if all(w in w2i for w in words)]
+
+    def _constraint(self, goal: Goal) -> PrefixConstraint:
+        return PrefixConstraint(self._starts(goal), self.dico.eos)
 
     def _expansion(self, goal: Goal, hyps: list[Hypothesis], critic: float) -> Expansion:
         texts: dict[str, float] = {}

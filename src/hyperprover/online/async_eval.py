@@ -25,6 +25,7 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
 
     from hyperprover.envs.base import make_env
     from hyperprover.evaluation.proving import open_env
+    from hyperprover.evaluation.results import roc_auc
     from hyperprover.model.expander import load_expander
     from hyperprover.search.prover import Prover
 
@@ -38,15 +39,17 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
     expander = load_expander(out / "checkpoint.pth", env, "cpu", seed=cfg.search.seed)
     start = time.time()
     proved: list[str] = []
+    pairs: list[tuple[float, bool]] = []
     with Prover(env, expander, cfg.search, cfg.decoding, cfg.prover_config(),
                 env_factory=functools.partial(make_env, cfg.env)) as prover:
         for rec in prover.prove(theorems):
+            pairs.extend(rec.critic_pairs)
             if rec.proved:
                 proved.append(rec.label)
     n = len(theorems)
     results = {"epoch": epoch, "split": cfg.async_eval_split, "n_theorems": n, "proved": len(proved),
                "proved_rate": len(proved) / n if n else 0.0, "proved_labels": sorted(proved),
-               "time_s": time.time() - start}
+               "critic_auc": roc_auc(pairs), "time_s": time.time() - start}
     tmp = out / ".results.json.tmp"
     tmp.write_text(json.dumps(results, indent=2) + "\n")
     os.replace(tmp, out / "results.json")
@@ -62,6 +65,7 @@ class EvalResult:
     epoch: int
     proved_rate: float
     checkpoint: Path
+    critic_auc: float | None = None  # solved vs unsolved expanded goals (None: one side empty)
 
 
 def finished_evals(run_path: Path, env: str, split: str) -> list[EvalResult]:
@@ -72,5 +76,5 @@ def finished_evals(run_path: Path, env: str, split: str) -> list[EvalResult]:
         for d in root.iterdir():
             if d.name.isdigit() and (d / "done").exists():
                 r = json.loads((d / "results.json").read_text())
-                out.append(EvalResult(int(d.name), float(r["proved_rate"]), d / "checkpoint.pth"))
+                out.append(EvalResult(int(d.name), float(r["proved_rate"]), d / "checkpoint.pth", r.get("critic_auc")))
     return sorted(out, key=lambda e: e.epoch)

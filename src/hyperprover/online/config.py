@@ -61,7 +61,9 @@ class OnlineConfig(RunConfig, ProvingOptions):
 
 def check_online_config(cfg: OnlineConfig) -> None:
     """Cross-field checks, each a one-line error naming the option."""
-    if not cfg.reload_model:
+    if cfg.expander == "uniform" and not cfg.no_trainer:
+        raise ConfigError("--expander uniform has no model to train: add --no_trainer true (the model-free control)")
+    if not cfg.reload_model and cfg.expander == "model":
         raise ConfigError("--reload_model is required: the supervised checkpoint the online run starts from")
     parse_split_props(cfg.data_src_props)
     if cfg.rb.min_len > cfg.rb.max_len:

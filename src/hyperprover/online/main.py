@@ -174,8 +174,11 @@ class Controller:
         for e in finished_evals(self.exp.path, self.cfg.env, self.cfg.async_eval_split):
             if e.epoch not in self.logged_evals:  # one __log__ line per async evaluation, for `hyperprover plot`
                 self.logged_evals.add(e.epoch)
-                self.exp.metrics.log({"epoch": e.epoch, f"async_eval/{self.cfg.async_eval_split}/proved_rate":
-                                      e.proved_rate}, e.epoch)
+                split = self.cfg.async_eval_split
+                metrics = {"epoch": e.epoch, f"async_eval/{split}/proved_rate": e.proved_rate}
+                if e.critic_auc is not None:
+                    metrics[f"async_eval/{split}/critic_auc"] = e.critic_auc
+                self.exp.metrics.log(metrics, e.epoch)
 
     def _reload(self) -> None:
         import ray
@@ -289,6 +292,7 @@ class Controller:
 def check_inputs(cfg: OnlineConfig) -> None:
     """Fail before Ray starts: the splits must exist and the checkpoint must load."""
     from hyperprover.model.checkpoint import CheckpointError, load_checkpoint
+    from hyperprover.search.expander import enumerable
 
     env = open_env(cfg.env)
     for split in parse_split_props(cfg.data_src_props):
@@ -298,6 +302,12 @@ def check_inputs(cfg: OnlineConfig) -> None:
             raise ConfigError(f"--data_src_props: {e}") from None
         if not n:
             raise ConfigError(f"--data_src_props: split {split!r} has no theorems")
+    if cfg.expander == "uniform":
+        try:
+            enumerable(env, "--expander uniform")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return
     try:
         load_checkpoint(cfg.reload_model)
     except CheckpointError as e:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.envs.base import Goal, ProofNode, Theorem, make_env
-from hyperprover.evaluation.proving import ProvingOptions, open_env, resolve_device
+from hyperprover.evaluation.proving import ProvingOptions, build_expander, open_env
 from hyperprover.experiment import create_logger
 from hyperprover.online.hyperopt import apply_draw
 from hyperprover.search.expander import DecodingConfig, Expander, Expansion
@@ -59,6 +59,7 @@ class JobResult:
     error: str | None
     tactic_samples: tuple[TacticSample, ...] = ()
     critic_samples: tuple[CriticSample, ...] = ()
+    critic_pairs: tuple[tuple[float, bool], ...] = ()  # the critic's calibration (ProofRecord.critic_pairs)
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,8 @@ class ProverWorker:
         self.instance = uuid.uuid4().hex
         self.log: logging.Logger = create_logger(Path(log_dir) / f"prover_{index}.log", f"prover{index}",
                                                  stderr=False)
-        from hyperprover.model.expander import load_expander
-
         self.env = open_env(cfg.env)
-        self.expander = load_expander(checkpoint, self.env, resolve_device(cfg.device), seed=cfg.search.seed + index)
+        self.expander = build_expander(cfg, self.env, cfg.search.seed + index, checkpoint)
         self.prover = _JobProver(self.env, _DrawExpander(self.expander), cfg.search, cfg.decoding, cfg.prover_config(),
                                  env_factory=functools.partial(make_env, cfg.env), on_batch=self._on_batch)
         self.theorems: dict[str, dict[str, Theorem]] = {}
@@ -214,9 +213,12 @@ class ProverWorker:
         if pending is None:
             return
         version, state = pending
-        self.expander.model.load_state_dict(state)
-        self.expander.model.eval()
-        self.expander._double = None  # a double-precision copy of the old weights must not survive
+        from hyperprover.model.expander import TransformerExpander
+
+        if isinstance(self.expander, TransformerExpander):  # the uniform floor has no weights to take
+            self.expander.model.load_state_dict(state)
+            self.expander.model.eval()
+            self.expander._double = None  # a double-precision copy of the old weights must not survive
         self.version = version
         self.log.info(f"loaded model version {version}")
 
@@ -250,7 +252,7 @@ class ProverWorker:
                         proof_to_json(self.env, rec.proof) if rec.proof is not None else None,
                         {k: float(v) for k, v in rec.stats.items()}, job.draw, self.version, self.index, rec.error,
                         rec.samples.tactic if self.keep_samples else (),
-                        rec.samples.critic if self.keep_samples else ())
+                        rec.samples.critic if self.keep_samples else (), rec.critic_pairs)
         self.log.info(f"job {job.job_id} {job.label} ({job.split}, attempt {job.attempt}): "
                       f"{'proved' if rec.proved else 'not proved'} in {rec.stats.get('time_wall_s', 0.0):.1f}s, "
                       f"{len(res.tactic_samples)} tactic / {len(res.critic_samples)} critic samples")

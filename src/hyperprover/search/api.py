@@ -36,6 +36,8 @@ class SearchResult:
     stats: dict[str, float]
     samples: Samples = field(default_factory=Samples)
     stop_reason: str = ""  # proved | budget | dead_root | timeout | failed (greedy) | no_goal_to_expand
+    # (model critic, solved in this search) of every goal the model expanded: the critic's calibration
+    critic_pairs: tuple[tuple[float, bool], ...] = ()
 
     @property
     def proved(self) -> bool:
@@ -110,4 +112,5 @@ def graph_result(graph: Hypergraph, cfg: SearchConfig, label: str, goal: Goal, s
         out["proof_depth"] = float(proof.depth())
         out[f"minproof_{cfg.proof_stype}"] = graph.minproofs(cfg.proof_stype)[0][graph.root]
     out["time_result_s"] = time.perf_counter() - t0
-    return SearchResult(label, goal, proof, out, samples, stop_reason)
+    pairs = tuple((n.model_critic, n.solved) for n in graph.nodes.values() if n.model_critic is not None)
+    return SearchResult(label, goal, proof, out, samples, stop_reason, pairs)

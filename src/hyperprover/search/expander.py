@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hyperprover.config import opt
 from hyperprover.envs.base import Goal
@@ -30,6 +30,9 @@ class DecodingConfig:
     tokens_per_batch: int = opt(10000, "padded encoder tokens per model call", min=16)
     use_cache: bool = opt(True, "incremental decoding with a KV cache")
     applicable_only: bool = opt(False, "decode only tactics whose rule matches the goal (envs that list them: eq)")
+    score_enumerated: bool = opt(False, "the model scores every complete applicable tactic (teacher-forced "
+                                        "log-probs, no sampling) and samples only the tactics that need "
+                                        "substitutions (envs that list them: eq)")
     precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
                          choices=("float", "half", "bfloat16", "double"))
 
@@ -51,3 +54,31 @@ class Expander(Protocol):
         """One Expansion per goal, in order. `seeds`, one per goal (non-negative, < 2**62), make a goal's
         sampled tactics a function of (goal, seed, params) alone, whatever else is in the batch."""
         ...
+
+
+@runtime_checkable
+class TacticPrefixEnv(Protocol):
+    """An env that lists how the tactics that can apply to a goal start (Equations: matching rule, direction
+    and position). A `complete` prefix is a whole tactic: nothing is left to substitute."""
+
+    def tactic_prefixes(self, goal: Goal) -> list[tuple[tuple[str, ...], bool]]: ...
+
+    def tactic_from_tokens(self, tokens: Sequence[str]) -> str: ...
+
+
+def complete_tactics(env: TacticPrefixEnv, goal: Goal) -> list[str]:
+    """Every complete applicable tactic of `goal` as text, without repeats, in the env's order."""
+    seen: dict[str, None] = {}
+    for words, complete in env.tactic_prefixes(goal):
+        if complete:
+            seen.setdefault(env.tactic_from_tokens(words), None)
+    return list(seen)
+
+
+def enumerable(env: object, what: str) -> TacticPrefixEnv:
+    """`env` as a TacticPrefixEnv, or a one-line error naming `what` needs it."""
+    if not isinstance(env, TacticPrefixEnv):
+        name = getattr(env, "name", type(env).__name__)
+        raise ValueError(f"{what}: env {name!r} cannot list the tactics that apply to a goal "
+                         "(only eq can today)")
+    return env

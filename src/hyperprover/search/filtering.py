@@ -35,6 +35,12 @@ def build_node(goal: Goal, expansion: Expansion, results: Sequence[TacticResult]
     """The node for `goal`; `results[i]` is the env's answer to `expansion.tactics[i]`."""
     if expansion.error is not None:
         return error_node(goal, expansion.error)
+    node = _node(goal, expansion, results, cfg)
+    node.model_critic = float(expansion.critic)  # kept for the critic's calibration report
+    return node
+
+
+def _node(goal: Goal, expansion: Expansion, results: Sequence[TacticResult], cfg: SearchConfig) -> Node:
     if len(results) != len(expansion.tactics):
         raise ValueError(f"{len(results)} env results for {len(expansion.tactics)} tactics of {goal.key!r}")
     valid: list[tuple[float, TacticResult]] = []

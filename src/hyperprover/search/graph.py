@@ -24,7 +24,7 @@ class Node:
 
     __slots__ = ("goal", "key", "tactics", "children", "child_goals", "log_priors", "priors", "critic",
                  "old_critic", "fake", "durations", "error", "is_solved_leaf", "N", "W", "V", "killed",
-                 "n_live", "expandable", "solving", "solved", "depth")
+                 "n_live", "expandable", "solving", "solved", "depth", "model_critic")
 
     def __init__(self, goal: Goal, tactics: Sequence[str], child_goals: Sequence[tuple[Goal, ...]],
                  log_priors: Sequence[float], priors: Sequence[float], critic: float, *,
@@ -54,6 +54,7 @@ class Node:
         self.solving = [is_solved_leaf and not f for f in self.fake]
         self.solved = is_solved_leaf
         self.depth = 1 << 30
+        self.model_critic: float | None = None  # the expander's raw critic (before no_critic / solved overrides)
 
     @property
     def is_terminal(self) -> bool:

@@ -48,6 +48,7 @@ class ProofRecord:
     samples: Samples = field(default_factory=Samples)
     stop_reason: str = ""
     error: str | None = None  # failed re-check, or a crash of the search
+    critic_pairs: tuple[tuple[float, bool], ...] = ()  # see SearchResult
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,8 @@ class Prover:
                 samples = Samples()  # the env contradicted itself: nothing from this search is trusted
             stats["time_check_s"] = time.perf_counter() - t0
             self.totals["check_s"] += stats["time_check_s"]
-        return ProofRecord(th.label, th.goal, proof is not None, proof, stats, samples, res.stop_reason, error)
+        return ProofRecord(th.label, th.goal, proof is not None, proof, stats, samples, res.stop_reason, error,
+                           res.critic_pairs)
 
 
 def proof_to_dict(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.key) -> dict[str, object]:
