@@ -243,3 +243,20 @@ def test_max_nodes_in_expansion_and_timeout() -> None:
     s = HTPS(ToyGoal("R"), SearchConfig(timeout_s=0.0))
     step(s, env, exp)
     assert s.done and s.stop_reason == "timeout" and s.to_expand() == []
+
+
+def test_critic_pairs_are_the_models_critic_and_the_search_outcome() -> None:
+    """Every goal the model expanded gives (its raw critic, solved): even with no_critic, and closing goals
+    (solved leaves, whose node critic is forced to 1) keep the model's own value; failed model calls give none."""
+    rules = {"R": {"a": ("A",), "b": ("B",)}, "A": {"close": ()}, "B": {"x": ("C",)}, "C": {"y": ("D",)}}
+    exp = ScriptedExpander({"R": [("a", .5), ("b", .5)], "A": [("close", .9)], "B": [("x", .9)], "C": [("y", .9)]},
+                           critics={"R": 0.7, "A": 0.2, "B": 0.9, "C": 0.4})
+    s = HTPS(ToyGoal("R"), SearchConfig(early_stop=False, n_expansions=50, succ_expansions=4, no_critic=True))
+    run_search(s, ToyEnv(rules), exp)
+    pairs = dict(zip(["R", "A", "B", "C"], [None] * 4))
+    for key, node in s.graph.nodes.items():
+        if node.model_critic is not None:
+            pairs[key] = (node.model_critic, node.solved)
+    assert sorted(s.result().critic_pairs) == sorted(p for p in pairs.values() if p is not None)
+    assert pairs == {"R": (0.7, True), "A": (0.2, True), "B": (0.9, False), "C": (0.4, False)}
+    assert "D" not in s.graph.nodes or s.graph.nodes["D"].model_critic is None  # no script: an error expansion
