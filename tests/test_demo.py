@@ -13,7 +13,8 @@ from hyperprover.model.checkpoint import load_checkpoint
 
 def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--dump_path", str(tmp_path), "--n_theorems", "10", "--train_minutes", "0.1", "--n_identities", "3",
-            "--n_expansions", "4", "--n_samples", "4", "--epoch_size", "100", "--vocab_samples", "200"]
+            "--n_expansions", "4", "--n_samples", "4", "--epoch_size", "100", "--vocab_samples", "200",
+            "--n_seeds", "2"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     root = tmp_path / "demo"
@@ -22,26 +23,28 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
     trained = load_checkpoint(model)["counters"]
     assert trained["epoch"] >= 1 and trained["train_seconds"] > 6
     cfg = DemoConfig(n_expansions=4, n_samples=4)
-    for prover in PROVERS:
-        summary = json.loads((root / "eval" / eval_id(prover, cfg) / "summary.json").read_text())
+    for prover, seed in [(p, s) for p in PROVERS for s in (0, 1)]:
+        summary = json.loads((root / "eval" / eval_id(prover, cfg, seed) / "summary.json").read_text())
         assert summary["n_theorems"] == 3 and summary["n_expansions"] == 4
         assert summary["expander"] == PROVERS[prover][1]
-        params = json.loads((root / "eval" / eval_id(prover, cfg) / "params.json").read_text())
+        params = json.loads((root / "eval" / eval_id(prover, cfg, seed) / "params.json").read_text())
+        assert params["search"]["seed"] == seed
         assert params["decoding"]["score_enumerated"] is (PROVERS[prover][1] == "model")
         # the floor draws n_samples complete tactics; the model samples n_subst_samples substitution tactics
         assert params["decoding"]["n_samples"] == (4 if PROVERS[prover][1] == "uniform" else 8)
-        lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
+        lines = (root / "eval" / eval_id(prover, cfg, seed) / "eval_results.jsonl").read_text().splitlines()
         # one line per identity, in the order the searches finished
         assert sorted(json.loads(line)["label"] for line in lines) == [f"identities:{i}" for i in range(3)]
     assert (root / "plots" / "index.html").is_file()
     assert f"supervised/{RECIPE}/" in out
     # the table and the paired comparisons with the floor
-    assert "floor    htps   uniform" in out and out.count("exact McNemar p = ") == 3
+    assert "floor    htps   uniform     1" in out and out.count("exact McNemar p = ") == 3
+    assert out.count("sign test over theorems") == 3  # two seeds: the verdicts pool them by theorem
     # a second run finds the model trained (the time limit counts over resumes) and the first 3 identities
     # proved or failed; with one more identity, each eval (now in its own process) makes just that attempt
     argv[argv.index("--n_identities") + 1] = "4"
     assert main([*argv, "--parallel_evals", "true"]) == 0
     assert load_checkpoint(model)["counters"]["epoch"] == trained["epoch"]
-    for prover in PROVERS:
-        lines = (root / "eval" / eval_id(prover, cfg) / "eval_results.jsonl").read_text().splitlines()
+    for prover, seed in [(p, s) for p in PROVERS for s in (0, 1)]:
+        lines = (root / "eval" / eval_id(prover, cfg, seed) / "eval_results.jsonl").read_text().splitlines()
         assert [json.loads(line)["label"] for line in lines[3:]] == ["identities:3"]

@@ -62,21 +62,25 @@ class DemoConfig:
                                   "substitutions", min=1)
     applicable_only: bool = opt(True, "sample only tactics whose rule matches the goal (decoding.applicable_only)")
     max_attempts: int = opt(1, "attempts per identity (pass@1..k)", min=1)
+    n_seeds: int = opt(3, "search seeds per prover (--search.seed 0..N-1): the comparisons pool them, since one "
+                          "seed of the floor alone moves by a few theorems", min=1)
     n_identities: int = opt(0, "prove only the first N identities (0: all 160)", min=0)
     device: str = opt("auto", "where to train and prove: auto (cuda when available), cpu or cuda",
                       choices=("auto", "cpu", "cuda"))
     data_workers: int = opt(0, "data-generating processes per training task (0: the spare cores shared by the "
                                f"{len(TASKS)} tasks, at least one each)", min=0)
-    parallel_evals: bool = opt(False, "run the HTPS and best-first evaluations at the same time, in two processes "
+    parallel_evals: bool = opt(False, "run every evaluation (provers x seeds) at the same time, one process each "
                                       "(worth it on a GPU or with cores to spare; on 2 cores they slow each other)")
 
 
-def eval_id(name: str, cfg: DemoConfig) -> str:
+def eval_id(name: str, cfg: DemoConfig, seed: int = 0) -> str:
+    suffix = f"_s{seed}" if seed else ""
     if PROVERS[name][1] == "uniform":
-        return f"{name}_{cfg.n_expansions}x{cfg.n_samples}"
+        return f"{name}_{cfg.n_expansions}x{cfg.n_samples}{suffix}"
     if cfg.score_enumerated:
-        return f"{name}_{RECIPE}_{cfg.n_expansions}_scored{cfg.n_subst_samples}"
-    return f"{name}_{RECIPE}_{cfg.n_expansions}x{cfg.n_samples}" + ("_applicable" if cfg.applicable_only else "")
+        return f"{name}_{RECIPE}_{cfg.n_expansions}_scored{cfg.n_subst_samples}{suffix}"
+    decoding = "_applicable" if cfg.applicable_only else ""
+    return f"{name}_{RECIPE}_{cfg.n_expansions}x{cfg.n_samples}{decoding}{suffix}"
 
 
 def step(title: str) -> None:
@@ -100,7 +104,7 @@ def check_exit(command: str, code: int) -> None:
         raise SystemExit(f"hyperprover demo: `hyperprover {command}` failed with exit code {code}")
 
 
-def eval_args(name: str, cfg: DemoConfig, root: Path, model: Path) -> list[str]:
+def eval_args(name: str, cfg: DemoConfig, root: Path, model: Path, seed: int) -> list[str]:
     prover, expander = PROVERS[name]
     source = ["--reload_model", str(model)] if expander == "model" else []
     n_samples = cfg.n_subst_samples if expander == "model" and cfg.score_enumerated else cfg.n_samples
@@ -108,7 +112,8 @@ def eval_args(name: str, cfg: DemoConfig, root: Path, model: Path) -> list[str]:
         "--decoding.fixed_temperature", "1.0", "--decoding.applicable_only", str(cfg.applicable_only).lower(),
         "--decoding.score_enumerated", str(cfg.score_enumerated).lower()]
     return ["--env", "eq", "--split", "identities", "--prover", prover, "--expander", expander, *source,
-            "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(name, cfg),
+            "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(name, cfg, seed),
+            "--search.seed", str(seed),
             "--max_attempts", str(cfg.max_attempts), "--n_theorems", str(cfg.n_identities),
             "--search.n_expansions", str(cfg.n_expansions), "--search.early_stop", "true",
             "--decoding.n_samples", str(n_samples), "--n_simultaneous_proofs", str(SIMULTANEOUS[prover]),
@@ -154,34 +159,38 @@ def main(argv: Sequence[str]) -> int:
                   "--num_workers", str(data_workers(cfg)), "--device", cfg.device])
     model = root / "supervised" / RECIPE / "checkpoint.pth"
 
-    evals = {name: eval_args(name, cfg, root, model) for name in PROVERS}
+    runs = [(name, seed) for seed in range(cfg.n_seeds) for name in PROVERS]
+    evals = {(name, seed): eval_args(name, cfg, root, model, seed) for name, seed in runs}
     if cfg.parallel_evals:
         step(f"3-4/4 eval: the floor, HTPS and best-first at once on the identities, {cfg.n_expansions} expansions")
-        run_parallel([["eval", *evals[name]] for name in PROVERS])
+        run_parallel([["eval", *evals[r]] for r in runs])
     else:
-        for i, name in enumerate(PROVERS):
+        for i, (name, seed) in enumerate(runs):
             prover, expander = PROVERS[name]
-            step(f"3.{i + 1}/4 eval: {prover} with the {expander} expander on the identities, "
+            step(f"3.{i + 1}/4 eval: {prover} with the {expander} expander on the identities, seed {seed}, "
                  f"{cfg.n_expansions} expansions per theorem")
-            run("eval", evals[name])
-    folders = {name: root / "eval" / eval_id(name, cfg) for name in PROVERS}
-    summaries = {name: json.loads((f / "summary.json").read_text()) for name, f in folders.items()}
+            run("eval", evals[name, seed])
+    folders = {name: [root / "eval" / eval_id(name, cfg, seed) for seed in range(cfg.n_seeds)] for name in PROVERS}
+    summaries = {name: [json.loads((f / "summary.json").read_text()) for f in fs] for name, fs in folders.items()}
 
     run("plot", [str(root), "--out", str(root / "plots")])
-    step("4/4 results: the same budget for all three; the floor has no model")
+    step(f"4/4 results: the same budget for all three, seeds 0..{cfg.n_seeds - 1}; the floor has no model")
     k = cfg.max_attempts
     # wall seconds of the whole eval per theorem (searches run side by side, so their own times overlap)
-    print(f"{'prover':<8} {'search':<6} {'expander':<8} {'proved':>8} {'pass@' + str(k):>8} {'wall s/thm':>10} "
-          f"{'critic AUC':>10}")
-    for name, s in summaries.items():
-        auc = "-" if s.get("critic_auc") is None else f"{s['critic_auc']:.3f}"
-        print(f"{name:<8} {PROVERS[name][0]:<6} {PROVERS[name][1]:<8} {s['proved']:>4}/{s['n_theorems']:<3} "
-              f"{100 * s[f'pass@{k}']:>7.1f}% {s['wall_time_s'] / max(1, s['n_theorems']):>10.2f} {auc:>10}")
+    print(f"{'prover':<8} {'search':<6} {'expander':<8} {'seed':>4} {'proved':>8} {'pass@' + str(k):>8} "
+          f"{'wall s/thm':>10} {'critic AUC':>10}")
+    for name, ss in summaries.items():
+        for seed, s in enumerate(ss):
+            auc = "-" if s.get("critic_auc") is None else f"{s['critic_auc']:.3f}"
+            print(f"{name:<8} {PROVERS[name][0]:<6} {PROVERS[name][1]:<8} {seed:>4} "
+                  f"{s['proved']:>4}/{s['n_theorems']:<3} "
+                  f"{100 * s[f'pass@{k}']:>7.1f}% {s['wall_time_s'] / max(1, s['n_theorems']):>10.2f} {auc:>10}")
     from hyperprover.analysis.compare import compare, format_comparison
 
     for a, b in (("htps", "floor"), ("bfs", "floor"), ("htps", "bfs")):
-        print(f"\n$ hyperprover compare {folders[a]} --vs {folders[b]} --names {a},{b}")
-        print(format_comparison(compare([str(folders[a])], [str(folders[b])], names=(a, b))))
+        print(f"\n$ hyperprover compare {' '.join(map(str, folders[a]))} --vs {' '.join(map(str, folders[b]))} "
+              f"--names {a},{b}")
+        print(format_comparison(compare([str(f) for f in folders[a]], [str(f) for f in folders[b]], names=(a, b))))
     print(f"\ndone in {(time.time() - start) / 60:.1f} min. Everything is under {root}/:\n"
           f"  data/             generated theorems with proofs (JSON lines)\n"
           f"  supervised/{RECIPE}/  train.log, params.json, checkpoints, tensorboard/\n"
