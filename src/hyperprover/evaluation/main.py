@@ -17,7 +17,7 @@ from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, opt
 from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem
-from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_expander, build_prover, open_env
+from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, check_expander, open_env
 from hyperprover.evaluation.results import (
     AttemptRecord,
     ResultsFile,
@@ -117,7 +117,7 @@ def main(argv: Sequence[str]) -> int:
     # a bad checkpoint fails here, before the run folder is made (Ray provers load it themselves)
     prover = build_prover(cfg, env) if cfg.n_provers == 0 else None
     if prover is None:
-        build_expander(cfg, env, cfg.search.seed)
+        check_expander(cfg, env)
     exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv)
     results = ResultsFile(exp.path / "eval_results.jsonl")
     start = time.time()

@@ -10,7 +10,7 @@ from typing import Any
 from hyperprover.config import ConfigError, opt, section
 from hyperprover.envs.base import BackwardEnv, make_env
 from hyperprover.search.config import PROVERS, SEARCH_PRESETS, ProverConfig, SearchConfig
-from hyperprover.search.expander import DecodingConfig, Expander
+from hyperprover.search.expander import DecodingConfig, Expander, enumerable
 from hyperprover.search.prover import BatchTrace, Prover
 
 # whole-config presets (--cfg): the search presets of the spec, applied to the `search` section
@@ -77,6 +77,26 @@ def build_expander(cfg: ProvingOptions, env: BackwardEnv, seed: int, checkpoint:
         return load_expander(checkpoint, env, resolve_device(cfg.device), seed=seed)
     except CheckpointError as e:
         raise ConfigError(str(e)) from None
+
+
+def check_expander(cfg: ProvingOptions, env: BackwardEnv) -> None:
+    """What `build_expander` needs, checked without building it (no model is loaded onto a device): for the
+    runs whose expanders live elsewhere (Ray provers), so that bad input fails before anything starts."""
+    if cfg.expander == "uniform":
+        try:
+            enumerable(env, "--expander uniform")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return
+    if not cfg.reload_model:
+        raise ConfigError("--reload_model is required: the checkpoint of a trained model "
+                          "(or --expander uniform for the model-free floor)")
+    from hyperprover.model.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        load_checkpoint(cfg.reload_model)
+    except CheckpointError as e:
+        raise ConfigError(f"--reload_model: {e}") from None
 
 
 def build_prover(cfg: ProvingOptions, env: BackwardEnv,

@@ -101,11 +101,9 @@ class TransformerExpander:
     def expand(self, goals: Sequence[Goal], params: DecodingConfig,
                seeds: Sequence[int] | None = None) -> list[Expansion]:
         check_params(params)
-        if params.applicable_only and self._prefixes is None:
-            raise ValueError(f"decoding.applicable_only: env {getattr(self.env, 'name', self.env)!r} does not list "
-                             "the tactics that apply to a goal; set --decoding.applicable_only false")
-        if params.score_enumerated:
-            enumerable(self.env, "--decoding.score_enumerated")
+        for flag in ("applicable_only", "score_enumerated"):
+            if getattr(params, flag):
+                enumerable(self.env, f"--decoding.{flag}", f"set --decoding.{flag} false")
         if seeds is not None and len(seeds) != len(goals):
             raise ValueError(f"{len(seeds)} seeds for {len(goals)} goals")
         out: list[Expansion | None] = [None] * len(goals)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
-from hyperprover.evaluation.proving import PRESETS, open_env
+from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
 from hyperprover.experiment import Experiment, setup_experiment
 from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
@@ -290,10 +290,7 @@ class Controller:
 
 
 def check_inputs(cfg: OnlineConfig) -> None:
-    """Fail before Ray starts: the splits must exist and the checkpoint must load."""
-    from hyperprover.model.checkpoint import CheckpointError, load_checkpoint
-    from hyperprover.search.expander import enumerable
-
+    """Fail before Ray starts: the splits must exist and the expander must be buildable."""
     env = open_env(cfg.env)
     for split in parse_split_props(cfg.data_src_props):
         try:
@@ -302,16 +299,7 @@ def check_inputs(cfg: OnlineConfig) -> None:
             raise ConfigError(f"--data_src_props: {e}") from None
         if not n:
             raise ConfigError(f"--data_src_props: split {split!r} has no theorems")
-    if cfg.expander == "uniform":
-        try:
-            enumerable(env, "--expander uniform")
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        return
-    try:
-        load_checkpoint(cfg.reload_model)
-    except CheckpointError as e:
-        raise ConfigError(f"--reload_model: {e}") from None
+    check_expander(cfg, env)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -75,10 +75,10 @@ def complete_tactics(env: TacticPrefixEnv, goal: Goal) -> list[str]:
     return list(seen)
 
 
-def enumerable(env: object, what: str) -> TacticPrefixEnv:
-    """`env` as a TacticPrefixEnv, or a one-line error naming `what` needs it."""
+def enumerable(env: object, what: str, fix: str = "") -> TacticPrefixEnv:
+    """`env` as a TacticPrefixEnv, or a one-line error naming `what` needs it (and `fix`, how to do without)."""
     if not isinstance(env, TacticPrefixEnv):
         name = getattr(env, "name", type(env).__name__)
         raise ValueError(f"{what}: env {name!r} cannot list the tactics that apply to a goal "
-                         "(only eq can today)")
+                         f"(only eq can today){'; ' + fix if fix else ''}")
     return env
