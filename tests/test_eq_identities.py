@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperprover.envs.base import split_theorems
 from hyperprover.envs.equations.env import EqGoal, make_env
 from hyperprover.envs.equations.expr import Node, bin, evaluate, holds, ops, variables
 from hyperprover.envs.equations.identities import identity_texts, load_identities
@@ -108,3 +113,25 @@ def test_numerical_check_catches_a_wrong_identity() -> None:
         broken = EqGoal(Node("cmp", "==", (lhs, bin("add", rhs, Node("int", 1)))), goal.hyps)
         wrong += _check_numerically(broken, rng)[1] > 0
     assert wrong == len(load_identities()[::10])
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 9), k=st.integers(0, 8))
+def test_folds_partition_a_split(n: int, k: int) -> None:
+    k %= n
+    env = make_env()
+    labels = [t.label for t in env.theorems("identities")]
+    held = [t.label for t in split_theorems(env, f"identities%{n}={k}")]
+    rest = [t.label for t in split_theorems(env, f"identities%{n}!={k}")]
+    assert held == [lab for i, lab in enumerate(labels) if i % n == k]
+    assert not set(held) & set(rest) and sorted(held + rest, key=labels.index) == labels
+    assert [t.label for t in split_theorems(env, "identities")] == labels
+
+
+def test_bad_folds_name_the_form() -> None:
+    env = make_env()
+    for bad in ("identities%1=0", "identities%4=4"):
+        with pytest.raises(ValueError, match=r"write split%n=k"):
+            split_theorems(env, bad)
+    with pytest.raises(ValueError, match="unknown equations split"):
+        split_theorems(env, "nope%4=1")

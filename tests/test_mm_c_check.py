@@ -166,3 +166,11 @@ def test_set_mm_proofs_from_a_results_file(tmp_path: Path) -> None:
         ("hp.pm2.43", True), ("hp.19.21v", True), ("hp.sbcied", True)], verdicts
     text = (tmp_path / "c" / "found.mm").read_text()
     assert all(_just_before_its_theorem(text, label) for label in ("pm2.43", "19.21v", "sbcied"))
+
+
+def test_an_error_on_the_label_line_rejects_the_proof() -> None:
+    # how the program reports a $d violation in a proof it holds in memory: on the line that names the proof
+    out = ('MM> verify proof hp.a\nhp.a ?Error at statement 24, label "hp.a", type "$p":\n  vx vx ax-d $.\n'
+           "There is a disjoint variable ($d) violation at proof step 3.\nMM> verify proof hp.b\nhp.b\nMM> ")
+    _, got = parse_output(out, ["hp.a", "hp.b"])
+    assert got["hp.b"] == (True, "") and not got["hp.a"][0] and "disjoint" in got["hp.a"][1]

@@ -30,7 +30,7 @@ def test_online_loop_trains_publishes_and_reloads(tmp_path: Path) -> None:
     argv = ["--reload_model", str(ckpt), "--dump_path", str(tmp_path), "--exp_id", "run", "--n_provers", "2",
             "--max_time", "60", "--min_reload_time", "0", "--rb.min_len", "8", "--trainer.epoch_size", "24",
             "--trainer.batch.tokens", "400", "--trainer.eval_splits", "", "--trainer.log_network_stats_freq", "5",
-            "--async_bwd_eval_freq", "1", "--async_eval_n", "2", *SMALL]
+            "--async_bwd_eval_freq", "1", "--async_eval_n", "2", *SMALL, "--data_src_props", "identities%4!=3:1"]
     assert main(argv) == 0
     run = tmp_path / "online" / "run"
     for name in ("launcher_params.json", "controller.log", "trainer/train.log", "provers/prover_0.log",
@@ -47,7 +47,9 @@ def test_online_loop_trains_publishes_and_reloads(tmp_path: Path) -> None:
     assert logs and max(d.get("data_loader/ingress", 0) for d in logs) > 0, "no sample reached the trainer"
     assert max(d.get("trainer/version", 0) for d in logs) >= 1, "no model version published"
     assert max(r["version"] for r in results) >= 1, "no prover picked up a new model version"
-    assert any("launcher_stats/solved_labels_acc_identities" in d for d in logs)
+    assert any("launcher_stats/solved_labels_acc_identities%4!=3" in d for d in logs)
+    held_out = {f"identities:{i}" for i in range(3, 160, 4)}  # the fold the run must never attempt
+    assert not held_out & {r["label"] for r in results}
     times = [d["time_s"] for d in logs if "launcher_stats/n_recorded" in d]  # plotted against run time
     assert times == sorted(times) and times[-1] > 0
     assert any("async_eval/identities/proved_rate" in d for d in logs)

@@ -46,3 +46,21 @@ def test_needs_an_env_that_enumerates(tmp_path):
     exp = load_expander(rigged_checkpoint(tmp_path / "rigged.pth"), sr, "cpu")
     with pytest.raises(ValueError, match="--decoding.score_enumerated"):
         exp.expand([], DecodingConfig(score_enumerated=True))
+
+
+def test_renormalized_scores_are_the_constrained_sampling_log_probs(expander):
+    """With renormalize_scores, a tactic's score is what sampling constrained to the applicable starts gives it
+    (only the allowed tokens' logits computed), and never below the unconstrained score."""
+    env = expander.env
+    goal = env.parse_goal("(x1 * 1) + x0 == x0 + x1")
+    (sampled,) = expander.expand([goal], DecodingConfig(n_samples=64, applicable_only=True), [9])
+    (renorm,) = expander.expand([goal], DecodingConfig(n_samples=4, score_enumerated=True,
+                                                        renormalize_scores=True), [9])
+    (plain,) = expander.expand([goal], DecodingConfig(n_samples=4, score_enumerated=True), [9])
+    scores, plain_scores = dict(zip(renorm.tactics, renorm.log_priors)), dict(zip(plain.tactics, plain.log_priors))
+    common = [(t, s) for t, s in zip(sampled.tactics, sampled.log_priors) if t in scores]
+    assert len(common) >= 3
+    for t, s in common:
+        assert scores[t] == pytest.approx(s, abs=1e-4), t
+    assert all(scores[t] >= plain_scores[t] - 1e-5 for t in scores if t in plain_scores)
+    assert any(scores[t] > plain_scores[t] + 1e-3 for t in scores if t in plain_scores)

@@ -8,6 +8,7 @@ the subgoals (none = the goal is closed) or a typed error.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -164,3 +165,20 @@ def make_env(name: str, **kwargs: Any) -> BackwardEnv:
         raise
     env: BackwardEnv = getattr(mod, factory)(**kwargs)
     return env
+
+
+_FOLD = re.compile(r"^(?P<split>.+)%(?P<n>\d+)(?P<op>!?=)(?P<k>\d+)$")
+
+
+def split_theorems(env: BackwardEnv, split: str) -> list[Theorem]:
+    """The theorems of `split`, or of a fold of it: `identities%4=3` keeps the theorems whose index in the
+    split is 3 mod 4, `identities%4!=3` the others. Folds let an online run never see a held-out part of a
+    split (train on `identities%4!=3`, evaluate on `identities%4=3`) without a copy of the theorems."""
+    m = _FOLD.match(split)
+    if m is None:
+        return env.theorems(split)
+    n, k = int(m["n"]), int(m["k"])
+    if n < 2 or k >= n:
+        raise ValueError(f"bad fold {split!r}: write split%n=k or split%n!=k with n >= 2 and 0 <= k < n")
+    keep = m["op"] == "="
+    return [t for i, t in enumerate(env.theorems(m["split"])) if (i % n == k) == keep]

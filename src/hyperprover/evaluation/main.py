@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, opt
-from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem
+from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem, split_theorems
 from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, check_expander, open_env
 from hyperprover.evaluation.results import (
     AttemptRecord,
@@ -74,7 +74,7 @@ def read_theorems_file(env: BackwardEnv, path: str) -> list[Theorem]:
 
 def select_theorems(env: BackwardEnv, split: str, n: int) -> list[Theorem]:
     try:
-        theorems = env.theorems(split)
+        theorems = split_theorems(env, split)
     except (KeyError, ValueError) as e:
         raise ConfigError(f"--split {split}: {e}") from None
     if not theorems:

@@ -52,8 +52,9 @@ class _Grid:
         self.tokens = torch.full((b * group, 1), bos, dtype=torch.long, device=src_mask.device)
         self.cache: list[KVCache] | None = model.decoder.new_cache() if use_cache else None
 
-    def next_logits(self) -> Tensor:
-        """fp32 logits (rows, vocab) of the token after the current prefix of every row."""
+    def next_logits(self, vocab: Tensor | None = None) -> Tensor:
+        """fp32 logits (rows, words) of the token after the current prefix of every row: of every word, or of
+        the words `vocab` (ids) alone, in that order."""
         dec = self.model.decoder
         t = self.tokens.size(1)
         if self.cache is not None:
@@ -62,7 +63,7 @@ class _Grid:
         else:
             pos = torch.arange(t, device=self.tokens.device).expand_as(self.tokens)
             h = dec(self.tokens, pos, self.memory, self.src_mask, self.group)
-        return dec.proj(h[:, -1]).float()
+        return project(dec.proj, h[:, -1], vocab)
 
     def reorder(self, rows: Tensor, new_tokens: Tensor) -> None:
         """Keep `rows` (beam reordering) and append one token to each."""
@@ -92,6 +93,30 @@ class _Grid:
             for c in self.cache:
                 c.select(rows)
         self.group = group
+
+
+def project(proj: torch.nn.Linear, h: Tensor, vocab: Tensor | None = None) -> Tensor:
+    """fp32 logits (rows, words): of every word, or of the words `vocab` (ids) alone, from those rows of the
+    output projection. With Metamath's ~42k words, mostly labels that only a tactic's first word can be, a
+    step over the whole vocabulary costs more in its softmax and draw than in the decoder layers."""
+    if vocab is None:
+        return proj(h).float()
+    bias = proj.bias.index_select(0, vocab) if proj.bias is not None else None
+    return F.linear(h, proj.weight.index_select(0, vocab), bias).float()
+
+
+def first_words(constraints: Sequence[PrefixConstraint | None] | None, n_inputs: int,
+                device: torch.device) -> Tensor | None:
+    """The words any input may start with when every input is constrained (else None: all words)."""
+    if constraints is None or len(constraints) != n_inputs:
+        return None
+    words: set[int] = set()
+    for c in constraints:
+        ok = c.allowed(()) if c is not None else None
+        if ok is None:
+            return None
+        words.update(ok)
+    return torch.tensor(sorted(words), dtype=torch.long, device=device)
 
 
 def _filter_logits(logits: Tensor, top_k: int, top_p: float) -> Tensor:
@@ -167,10 +192,14 @@ class PrefixConstraint:
 
 
 def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None,
-            constraints: Sequence[PrefixConstraint | None] | None = None) -> Tensor:
+            constraints: Sequence[PrefixConstraint | None] | None = None,
+            vocab: tuple[Tensor, dict[int, int]] | None = None) -> Tensor:
     """Words an input may not produce (`word_mask` False: inputs x vocabulary) get no probability, and
-    so do the tokens that leave an input's allowed starts (`constraints`, one per input)."""
+    so do the tokens that leave an input's allowed starts (`constraints`, one per input). `vocab`: the logits'
+    columns are these word ids (with their column of each id), not the whole vocabulary."""
     if word_mask is not None:
+        if vocab is not None:
+            word_mask = word_mask.index_select(1, vocab[0])
         allowed = word_mask.index_select(0, grid.inputs).repeat_interleave(grid.group, dim=0)
         logits = logits.masked_fill(~allowed, float("-inf"))
     n_gen = grid.tokens.size(1) - 1
@@ -183,6 +212,8 @@ def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None,
         c = constraints[inputs[r // grid.group]]
         ok = c.allowed(toks) if c is not None else None
         if ok is not None:
+            if vocab is not None:
+                ok = [vocab[1][t] for t in ok if t in vocab[1]]
             rows += [r] * len(ok)
             cols += ok
     if not rows:
@@ -198,9 +229,12 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
            top_p: float = 1.0, length_penalty: float = 0.0, use_cache: bool = True,
            generator: torch.Generator | None = None, seeds: Tensor | None = None,
            word_mask: Tensor | None = None,
-           constraints: Sequence[PrefixConstraint | None] | None = None) -> list[list[Hypothesis]]:
+           constraints: Sequence[PrefixConstraint | None] | None = None,
+           body_vocab: Tensor | None = None) -> list[list[Hypothesis]]:
     """`n_samples` sequences per input (ancestral sampling, or argmax when greedy), deduplicated, best first.
-    With `seeds` (int64, one per input) an input's samples depend only on its seed, not on the batch."""
+    With `seeds` (int64, one per input) an input's samples depend only on its seed, not on the batch.
+    `body_vocab` (word ids, the stop token among them): the only words after the first; only their logits are
+    computed there, as only the allowed first words' are when every input is constrained."""
     grid = _Grid(model, memory, src_mask, n_samples, eos, use_cache)
     n_inputs = src_mask.size(0)
     rows = grid.tokens.size(0)
@@ -210,22 +244,27 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
     finished = torch.zeros(rows, dtype=torch.bool, device=dev)
     lengths = torch.zeros(rows, dtype=torch.long, device=dev)
     out: list[list[Hypothesis]] = [[] for _ in range(n_inputs)]
+    # the words each step computes (None: all), with the column of each id
+    first = first_words(constraints, n_inputs, dev)
+    vocabs = [(v, {w: i for i, w in enumerate(v.tolist())}) if v is not None else None for v in (first, body_vocab)]
     for step in range(max_len):
-        logits = _masked(grid.next_logits(), grid, word_mask, constraints)
+        vocab = vocabs[min(step, 1)]
+        logits = _masked(grid.next_logits(vocab[0] if vocab else None), grid, word_mask, constraints, vocab)
         if not greedy:
             logits = logits / temperature
         if step == max_len - 1:  # the stop token is forced at the last position
             logp = logits.log_softmax(-1)
-            nxt = torch.full((logits.size(0),), eos, dtype=torch.long, device=dev)
+            col = torch.full((logits.size(0),), vocab[1][eos] if vocab else eos, dtype=torch.long, device=dev)
         else:
             logp = _filter_logits(logits, top_k, top_p).log_softmax(-1) if not greedy else logits.log_softmax(-1)
             if greedy:
-                nxt = logp.argmax(-1)
+                col = logp.argmax(-1)
             elif keys is not None:
-                nxt = _keyed_draw(logp.exp(), keys, step)
+                col = _keyed_draw(logp.exp(), keys, step)
             else:
-                nxt = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
-        tok_logp = logp.gather(1, nxt[:, None]).squeeze(1)
+                col = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+        tok_logp = logp.gather(1, col[:, None]).squeeze(1)
+        nxt = vocab[0][col] if vocab else col
         scores = scores + torch.where(finished, torch.zeros_like(tok_logp), tok_logp)
         lengths = lengths + (~finished).long()
         nxt = torch.where(finished, torch.full_like(nxt, eos), nxt)
@@ -347,7 +386,8 @@ def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], 
 @torch.no_grad()
 def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor,
                     inputs: Sequence[int], seqs: Sequence[Sequence[int]], eos: int, temperature: float = 1.0,
-                    length_penalty: float = 0.0) -> list[float]:
+                    length_penalty: float = 0.0, constraints: Sequence[PrefixConstraint | None] | None = None,
+                    body_vocab: Tensor | None = None) -> list[float]:
     """Teacher-forced score of each sequence `seqs[j]` (ids without the leading `</s>` and the stop token)
     given input `inputs[j]`: sum of the token log-probs (stop token included) at `temperature`, divided by
     length**length_penalty, the same score sampling gives the sequence.
@@ -355,7 +395,12 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
     The sequences of an input share their prefixes: they are decoded as a trie, one level per position with
     a KV cache, so a prefix common to many tactics (`<TRANFORM_RULE> rule <RULE_FORWARD>`) is computed once.
     At each level, the prefixes of one input are the rows of one group (cross-attention reads its keys and
-    values once), padded to the largest group of that level."""
+    values once), padded to the largest group of that level.
+
+    `constraints` (per input index, as in `inputs`): where a prefix may only go on with some tokens, the
+    log-probs are renormalised over those tokens and only their logits are computed (the rows of the output
+    projection are gathered), which is what makes scoring cheap with a 40k-word vocabulary of labels;
+    `body_vocab` does the same for every other position after the first (the words a tactic's body can hold)."""
     tries: dict[int, list[dict[tuple[int, ...], int]]] = {}  # input -> level -> prefix -> row in its group
     for i, seq in zip(inputs, seqs):
         levels = tries.setdefault(i, [])
@@ -389,8 +434,15 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
         sel = torch.tensor(act, dtype=torch.long, device=dev)
         mem = [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory]
         y = tokens.reshape(-1, 1).to(dev)
-        h = model.decoder(y, torch.full_like(y, d), mem, src_mask.index_select(0, sel), group, cache)
-        logps.append((model.decoder.proj(h[:, 0]).float() / temperature).log_softmax(-1).view(len(act), group, -1))
+        h = model.decoder(y, torch.full_like(y, d), mem, src_mask.index_select(0, sel), group, cache)[:, 0]
+        allowed: list[list[int] | None] = [None] * h.size(0)
+        if constraints is not None:
+            for a, i in enumerate(act):
+                con = constraints[i]
+                if con is not None:
+                    for prefix, g in tries[i][d].items():
+                        allowed[a * group + g] = con.allowed(prefix)
+        logps.append(_level_logp(model, h, allowed, body_vocab if d else None, temperature).view(len(act), group, -1))
         actives.append({i: a for a, i in enumerate(act)})
         groups.append(group)
     totals = torch.zeros(len(seqs), dtype=torch.float32)
@@ -401,6 +453,40 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
                                               for col in zip(*idx))
         totals.index_add_(0, seq_idx.cpu(), logp[act_idx, row_idx, tok_idx].cpu())
     return [float(t) / (len(seq) + 1) ** length_penalty for t, seq in zip(totals.tolist(), seqs)]
+
+
+def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int] | None], vocab: Tensor | None,
+                temperature: float) -> Tensor:
+    """(rows, vocab) next-token log-probs: a row with `allowed` tokens gets them renormalised over those alone
+    (other tokens -inf), computed from the gathered rows of the output projection; the others a softmax over
+    `vocab` (all words when None)."""
+    proj = model.decoder.proj
+    free = [r for r, a in enumerate(allowed) if a is None]
+    if len(free) == len(allowed) and vocab is None:
+        return (proj(h).float() / temperature).log_softmax(-1)
+    out = torch.full((h.size(0), proj.out_features), float("-inf"), device=h.device)
+    if free:
+        rows = torch.tensor(free, dtype=torch.long, device=h.device)
+        logp = (project(proj, h.index_select(0, rows), vocab) / temperature).log_softmax(-1)
+        if vocab is None:
+            out[rows] = logp
+        else:
+            out[rows[:, None], vocab[None, :]] = logp
+    cons = [(r, a) for r, a in enumerate(allowed) if a is not None]
+    if not cons:
+        return out
+    width = max(len(a) for _, a in cons)
+    # padding repeats a row's first allowed token: scattering it twice writes the same value
+    idx = torch.tensor([a + a[:1] * (width - len(a)) for _, a in cons], dtype=torch.long, device=h.device)
+    valid = torch.tensor([[k < len(a) for k in range(width)] for _, a in cons], device=h.device)
+    rows = torch.tensor([r for r, _ in cons], dtype=torch.long, device=h.device)
+    logits = torch.einsum("rkd,rd->rk", proj.weight[idx], h.index_select(0, rows))
+    if proj.bias is not None:
+        logits = logits + proj.bias[idx]
+    logp = (logits.float() / temperature).masked_fill(~valid, float("-inf")).log_softmax(-1)
+    logp = torch.where(valid, logp, logp[:, :1])
+    out[rows] = out[rows].scatter(1, idx, logp)
+    return out
 
 
 @torch.no_grad()
@@ -414,12 +500,13 @@ def critic_logprob(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]
 @torch.no_grad()
 def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: int,
            generator: torch.Generator | None = None, seeds: Tensor | None = None, word_mask: Tensor | None = None,
-           constraints: Sequence[PrefixConstraint | None] | None = None,
+           constraints: Sequence[PrefixConstraint | None] | None = None, body_vocab: Tensor | None = None,
            ) -> tuple[list[list[Hypothesis]], list[tuple[Tensor, Tensor]], Tensor]:
     """Encode a padded batch once, then tactics per `params`; returns (hypotheses, memory, src_mask).
     `seeds` (one per input) make sampling independent of the batch; stochastic beam search ignores them.
     `word_mask` (inputs x vocabulary, bool): the words each input's tactics may contain; `constraints` (one
-    per input or None): the token sequences its tactics must start with."""
+    per input or None): the token sequences its tactics must start with; `body_vocab`: the words after the
+    first (sampling only; beam search computes every word)."""
     check_params(params)
     enc, src_mask = model.encode(x)
     memory = model.decoder.memory(enc)
@@ -433,5 +520,6 @@ def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: in
         hyps = sample(model, memory, src_mask, n_samples=params.n_samples, max_len=params.max_gen_len, eos=eos,
                       greedy=not params.use_sampling, temperature=params.fixed_temperature, top_k=params.top_k,
                       top_p=params.top_p, length_penalty=params.length_penalty, use_cache=params.use_cache,
-                      generator=generator, seeds=seeds, word_mask=word_mask, constraints=constraints)
+                      generator=generator, seeds=seeds, word_mask=word_mask, constraints=constraints,
+                      body_vocab=body_vocab)
     return hyps, memory, src_mask

@@ -49,6 +49,14 @@ class LabelOrderEnv(Protocol):
     def allowed_labels_mask(self, theorem: Goal, vocab: Sequence[str]) -> list[bool]: ...
 
 
+@runtime_checkable
+class TacticBodyEnv(Protocol):
+    """An env whose tactics use a small part of the vocabulary after their first word (Metamath: a label, then
+    `$s VAR $= EXPR` groups of math symbols): the decoder computes only those words' logits there."""
+
+    def tactic_body_words(self) -> Sequence[str]: ...
+
+
 def token_batches(lengths: Sequence[int], tokens_per_batch: int) -> Iterator[list[int]]:
     """Indices grouped by increasing length so that n * max_len <= tokens_per_batch (at least one each)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -76,6 +84,11 @@ class TransformerExpander:
         self._label_order = env if isinstance(env, LabelOrderEnv) else None  # decided once, not per batch
         self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
         self._prefixes = env if isinstance(env, TacticPrefixEnv) else None
+        self._body: torch.Tensor | None = None
+        if isinstance(env, TacticBodyEnv):
+            w2i = self.dico.word2id
+            ids = {w2i[w] for w in env.tactic_body_words() if w in w2i} | {self.dico.eos}
+            self._body = torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
 
     def _model_for(self, precision: str) -> Seq2SeqTransformer:
         if precision != "double":
@@ -154,7 +167,7 @@ class TransformerExpander:
             else:
                 constraints = [self._constraint(g) for g in batch_goals] if params.applicable_only else None
                 hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator, rows,
-                                                self._word_mask(batch_goals), constraints)
+                                                self._word_mask(batch_goals), constraints, self._body)
             crit = critic_logprob(model, memory, src_mask, self.dico.critic, self.dico.solvable,
                                   self.dico.non_solvable)
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
@@ -165,7 +178,8 @@ class TransformerExpander:
         """Scored enumeration: every complete applicable tactic gets its teacher-forced score; tactics that need
         substitutions are sampled (constrained to their applicable starts), then scored the same way, so all
         priors of a goal are the model's log-probs of one distribution (sampling scores would be renormalised
-        over the constrained tokens)."""
+        over the constrained tokens). With `renormalize_scores` that distribution is the model's conditioned on
+        the env's applicable starts, the same renormalisation sampling makes, and only its logits are computed."""
         enc, src_mask = model.encode(x)
         memory = model.decoder.memory(enc)
         starts = [self._starts(g) for g in goals]
@@ -180,12 +194,16 @@ class TransformerExpander:
                              max_len=params.max_gen_len, eos=self.dico.eos, greedy=not params.use_sampling,
                              temperature=params.fixed_temperature, top_k=params.top_k, top_p=params.top_p,
                              use_cache=params.use_cache, generator=self.generator,
-                             seeds=seeds[sel.cpu()] if seeds is not None else None, constraints=cons)
+                             seeds=seeds[sel.cpu()] if seeds is not None else None, constraints=cons,
+                             body_vocab=self._body)
             for r, hyps in zip(open_rows, sampled):
                 seqs[r].extend(h.tokens for h in hyps if h.tokens not in seqs[r])
         flat = [(r, s) for r, ss in enumerate(seqs) for s in ss]
+        renorm = params.renormalize_scores
+        constraints = [PrefixConstraint(st, self.dico.eos) for st in starts] if renorm else None
         scores = score_sequences(model, memory, src_mask, [r for r, _ in flat], [s for _, s in flat], self.dico.eos,
-                                 params.fixed_temperature, params.length_penalty)
+                                 params.fixed_temperature, params.length_penalty, constraints,
+                                 self._body if renorm else None)
         out: list[list[Hypothesis]] = [[] for _ in goals]
         for (r, s), score in zip(flat, scores):
             out[r].append(Hypothesis(s, score))

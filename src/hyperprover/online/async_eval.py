@@ -23,7 +23,7 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
 
     import torch
 
-    from hyperprover.envs.base import make_env
+    from hyperprover.envs.base import make_env, split_theorems
     from hyperprover.evaluation.proving import open_env
     from hyperprover.evaluation.results import roc_auc
     from hyperprover.model.expander import load_expander
@@ -33,7 +33,7 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
         torch.set_num_threads(cfg.torch_threads)
     out = Path(out_dir)
     env = open_env(cfg.env)
-    theorems = env.theorems(cfg.async_eval_split)
+    theorems = split_theorems(env, cfg.async_eval_split)
     if cfg.async_eval_n:
         theorems = theorems[: cfg.async_eval_n]
     expander = load_expander(out / "checkpoint.pth", env, "cpu", seed=cfg.search.seed)

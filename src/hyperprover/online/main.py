@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
+from hyperprover.envs.base import split_theorems
 from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
 from hyperprover.experiment import Experiment, setup_experiment
 from hyperprover.online.async_eval import finished_evals
@@ -69,7 +70,7 @@ class Controller:
         self.cfg, self.exp, self.log = cfg, exp, exp.logger
         env = open_env(cfg.env)
         props = parse_split_props(cfg.data_src_props)
-        self.labels = {s: [t.label for t in env.theorems(s)] for s in props}
+        self.labels = {s: [t.label for t in split_theorems(env, s)] for s in props}
         self.sampler = SplitSampler(self.labels, props, cfg.label_sampler, seed=cfg.seed)
         self.hyperopt = SearchParamsSampler(cfg.hyperopt, cfg.hyperopt_param_str, seed=cfg.seed)
         self.results_path = exp.path / "mcts_results.jsonl"
@@ -294,7 +295,7 @@ def check_inputs(cfg: OnlineConfig) -> None:
     env = open_env(cfg.env)
     for split in parse_split_props(cfg.data_src_props):
         try:
-            n = len(env.theorems(split))
+            n = len(split_theorems(env, split))
         except (KeyError, ValueError) as e:
             raise ConfigError(f"--data_src_props: {e}") from None
         if not n:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import Goal, ProofNode, Theorem, make_env
+from hyperprover.envs.base import Goal, ProofNode, Theorem, make_env, split_theorems
 from hyperprover.evaluation.proving import ProvingOptions, build_expander, open_env
 from hyperprover.experiment import create_logger
 from hyperprover.online.hyperopt import apply_draw
@@ -201,7 +201,7 @@ class ProverWorker:
             return dataclasses.replace(job.theorem, meta={**job.theorem.meta, "attempt": job.attempt,
                                                           "job_id": job.job_id, "draw": job.draw})
         if job.split not in self.theorems:
-            self.theorems[job.split] = {t.label: t for t in self.env.theorems(job.split)}
+            self.theorems[job.split] = {t.label: t for t in split_theorems(self.env, job.split)}
         th = self.theorems[job.split].get(job.label)
         if th is None:
             raise KeyError(f"theorem {job.label} is not in split {job.split}")

@@ -33,6 +33,10 @@ class DecodingConfig:
     score_enumerated: bool = opt(False, "the model scores every complete applicable tactic (teacher-forced "
                                         "log-probs, no sampling) and samples only the tactics that need "
                                         "substitutions (envs that list them: eq)")
+    renormalize_scores: bool = opt(False, "with score_enumerated: a tactic's score is the model's probability "
+                                          "renormalised over the tokens the env allows at each constrained step "
+                                          "(its applicable starts); only those logits are computed, which is far "
+                                          "cheaper with a large vocabulary (Metamath labels)")
     precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
                          choices=("float", "half", "bfloat16", "double"))
 
@@ -80,5 +84,5 @@ def enumerable(env: object, what: str, fix: str = "") -> TacticPrefixEnv:
     if not isinstance(env, TacticPrefixEnv):
         name = getattr(env, "name", type(env).__name__)
         raise ValueError(f"{what}: env {name!r} cannot list the tactics that apply to a goal "
-                         f"(only eq can today){'; ' + fix if fix else ''}")
+                         f"(eq and mm can){'; ' + fix if fix else ''}")
     return env

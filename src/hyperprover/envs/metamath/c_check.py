@@ -126,7 +126,9 @@ def parse_output(output: str, labels: Sequence[str]) -> tuple[str | None, dict[s
             lab = cmd[2]
             lines = body.splitlines()
             listed = bool(lines) and lab in lines[0].split()
-            bad = [ln for ln in lines if ln.startswith("?") or "not proved" in ln]
+            # an error can also follow the label on its first line (a proof saved in the program's memory)
+            bad = [ln for ln in lines if re.search(r"\?(Error|Warning)", ln) or ln.startswith("?")
+                   or "not proved" in ln]
             if not listed:
                 verdicts[lab] = (False, f"the C program did not verify {lab}: {body.strip()[:300]!r}")
             elif bad:

@@ -36,6 +36,7 @@ from hyperprover.envs.base import (
     TacticResult,
     Theorem,
 )
+from hyperprover.envs.metamath.applicable import ConclusionIndex
 from hyperprover.envs.metamath.config import MetamathConfig
 from hyperprover.envs.metamath.database import Assertion, Database, pair
 from hyperprover.envs.metamath.grammar import Grammar, Parser
@@ -240,6 +241,10 @@ class MetamathEnv:
     def tactic_from_tokens(self, tokens: Sequence[str]) -> str:
         return " ".join(tokens)
 
+    def tactic_body_words(self) -> list[str]:
+        """What can follow a tactic's first word: `$s`, `$=` and math symbols, never a label."""
+        return [SUBST, EQ, *sorted(self.db.constants), *sorted(self.db.variables)]
+
     # ---- splits and the database-order mask ------------------------------------------------------
 
     @cached_property
@@ -266,6 +271,44 @@ class MetamathEnv:
         return [w not in assertions or assertions[w].index < limit for w in vocab]
 
     # ---- tactics ---------------------------------------------------------------------------------
+
+    @cached_property
+    def conclusions(self) -> ConclusionIndex:
+        return ConclusionIndex(self.db, self.grammar)
+
+    def tactic_prefixes(self, goal: Goal) -> list[tuple[tuple[str, ...], bool]]:
+        """How the tactics that apply to `goal` start: each hypothesis equal to the goal and each assertion
+        before the theorem whose conclusion matches the goal. Complete (`(label,)`, nothing to substitute):
+        hypotheses, and assertions whose variables all occur in their conclusion, kept only when the whole
+        tactic applies ($d included). The others start `(label, $s, VAR, $=)` with the first variable that
+        needs a substitution; the expressions (and any further `$s` groups) are the model's to write."""
+        g = _as_goal(goal)
+        ctx = g.ctx
+        out: list[tuple[tuple[str, ...], bool]] = []
+        hyp = ctx.hyp_stmts.get(g.stmt)
+        if hyp is not None:
+            out.append(((hyp,), True))
+        if self.grammar.is_syntactic(g.stmt[0]):
+            return out
+        parser = self.parser(g.stmt[1:], ctx.limit)
+        for c in self.conclusions.candidates(g.stmt, parser):
+            if c.index >= ctx.limit:
+                continue
+            if c.complete:
+                try:
+                    self.instantiate(g, c.label, {})
+                except _Fail:
+                    continue
+                out.append(((c.label,), True))
+                continue
+            a = self.db.assertions[c.label]
+            tvars = {h.stmt[1]: h.stmt[0] for h in a.hyps if h.kind == "f"}
+            if parser.match(a.stmt[1:], {t: tvars[t] for t in a.stmt[1:] if t in tvars}) is None:
+                continue
+            # the tactic must go on with the first missing variable (tactics list them sorted): `LABEL $s VAR $=`
+            first = min(v for v in tvars if v not in a.stmt[1:])
+            out.append(((c.label, SUBST, first, EQ), False))
+        return out
 
     def parser(self, body: tuple[str, ...], limit: int) -> Parser:
         key = (body, limit)
