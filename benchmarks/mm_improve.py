@@ -1,6 +1,7 @@
 """Benchmark: how many theorems the C `metamath` program's proof assistant proves with `improve`, no learning.
 
-    .venv/bin/python benchmarks/mm_improve.py --labels FILE_OR_COMMA_LIST  (or --split valid --n 200 --seed 0)
+    .venv/bin/python benchmarks/mm_improve.py --labels FILE_OR_COMMA_LIST  (or --split valid --n 200 --seed 0,
+        or --split valid%5=0 --n 0: the 200 theorems of `hyperprover demo --env mm`)
         [--database /usr/share/metamath/databases/set.mm] [--depth 1] [--cpu_s 20] [--batch 50]
         [--out mm_improve.jsonl]
 
@@ -269,18 +270,20 @@ def parse_labels(spec: str) -> list[str]:
 
 
 def split_labels(database: str, split: str, n: int, seed: int) -> list[str]:
+    from hyperprover.envs.base import split_theorems
     from hyperprover.envs.metamath.env import make_env  # loads the database: only when asked for
 
-    labels = [t.label.removeprefix("mm:") for t in make_env(database=database).theorems(split)]
-    return random.Random(seed).sample(labels, min(n, len(labels)))
+    labels = [t.label.removeprefix("mm:") for t in split_theorems(make_env(database=database), split)]
+    return labels if n == 0 else random.Random(seed).sample(labels, min(n, len(labels)))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--labels", help="a file of labels or a comma list (e.g. id,a1i,mp2)")
-    src.add_argument("--split", help="a split of the project's mm env (valid or test), sampled with --n and --seed")
-    ap.add_argument("--n", type=int, default=200, help="theorems drawn from --split")
+    src.add_argument("--split", help="a split of the project's mm env (valid, test, or a fold such as valid%%5=0: "
+                                     "the demo's sample), sampled with --n and --seed")
+    ap.add_argument("--n", type=int, default=200, help="theorems drawn from --split (0: all, in order)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--database", default=SET_MM)
     ap.add_argument("--depth", type=int, default=1, help="improve all / depth N (exponential: try 1, then 2)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,29 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
     for prover, seed in [(p, s) for p in PROVERS for s in (0, 1)]:
         lines = (root / "eval" / eval_id(prover, cfg, seed) / "eval_results.jsonl").read_text().splitlines()
         assert [json.loads(line)["label"] for line in lines[3:]] == ["identities:3"]
+
+
+@pytest.mark.skipif(not Path("/usr/share/metamath/databases/set.mm").exists() or shutil.which("metamath") is None,
+                    reason="needs set.mm and the C metamath program (apt-get install metamath metamath-databases)")
+def test_metamath_demo_proves_a_fixed_sample_and_the_c_program_checks_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.envs.base import make_env, split_theorems
+
+    argv = ["--env", "mm", "--dump_path", str(tmp_path), "--train_minutes", "0.1", "--n_identities", "3",
+            "--n_expansions", "6", "--epoch_size", "100"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    root = tmp_path / "demo_mm"
+    cfg = DemoConfig(env="mm", n_expansions=6)
+    sample = [t.label for t in split_theorems(make_env("mm"), "valid%5=0")]
+    assert len(sample) == 200
+    for prover in PROVERS:
+        folder = root / "eval" / eval_id(prover, cfg)
+        lines = (folder / "eval_results.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["label"] for line in lines) == sorted(sample[:3])
+        params = json.loads((folder / "params.json").read_text())
+        assert params["decoding"]["renormalize_scores"] is (PROVERS[prover][1] == "model")
+        if any(json.loads(line)["proved"] for line in lines):
+            assert (folder / "c_check" / "found.mm").is_file()
+    assert "C accepts" in out and out.count("exact McNemar p = ") == 3
+    assert "rejected by the C program" not in out
