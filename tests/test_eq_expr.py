@@ -154,7 +154,8 @@ def test_exact_folding() -> None:
     assert fold_constants(parse_infix("(1 + 1) / 3 + 2^2")) == parse_infix("2 / 3 + 4")
     assert fraction(parse_infix("1/2 - 1/3")) == Fraction(1, 6)
     assert fraction(parse_infix("sqrt(4)")) is None and fraction(parse_infix("1 / 0")) is None
-    tiny = parse_infix("1 / (" + "10 * " * 99 + "10)")
+    # 10 groups of 10 factors: a flat product of 100 would nest past MAX_DEPTH
+    tiny = parse_infix("1 / (" + " * ".join(["(" + " * ".join(["10"] * 10) + ")"] * 10) + ")")
     assert fold_constants(tiny) == bin("div", Int(1), Int(10**100))  # 1/10^100 is not the integer 0
     huge = Int(2)
     for _ in range(20):

@@ -52,7 +52,7 @@ def test_online_loop_trains_publishes_and_reloads(tmp_path: Path) -> None:
     assert not held_out & {r["label"] for r in results}
     times = [d["time_s"] for d in logs if "launcher_stats/n_recorded" in d]  # plotted against run time
     assert times == sorted(times) and times[-1] > 0
-    assert any("async_eval/identities/proved_rate" in d for d in logs)
+    assert any("async_eval/identities/proved_rate" in d and d["time_s"] > 0 for d in logs)  # plotted over time
     assert any(run.glob("tensorboard/events.*"))
     evals = list((run / "bwd_prover_eval" / "eq" / "identities").glob("*/done"))
     assert evals, "no async evaluation finished"
@@ -124,4 +124,17 @@ def test_trainer_death_stops_the_run_with_a_clear_message(tmp_path: Path) -> Non
         if ctl is not None:
             ctl.close()
         exp.close()
+        ray.shutdown()
+
+
+def test_embedded_ray_is_its_own_whatever_runs_on_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --ray.address the run starts its own instance: RAY_ADDRESS (or a `ray start` cluster, which Ray
+    finds the same way) must not make it attach elsewhere, where num_cpus is refused."""
+    import ray
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # nothing listens there
+    init_ray("", 2, False)
+    try:
+        assert ray.cluster_resources().get("CPU") == 2
+    finally:
         ray.shutdown()

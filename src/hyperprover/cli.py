@@ -7,8 +7,10 @@ capability that has not landed says so instead of failing with a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # name -> (module with `main(argv) -> int`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,6 +35,25 @@ def usage() -> str:
         "Train neural theorem provers with HyperTree Proof Search.\n\ncommands:\n"
         f"{rows}\n\n`hyperprover COMMAND --help` lists the options of a command with their defaults."
     )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for a file-system error: the path, the reason, and for a refused write the folder at fault."""
+    if e.filename is None:
+        return f"{e.strerror or e}"
+    path = Path(os.fsdecode(e.filename))
+    if isinstance(e, PermissionError):
+        # the culprit is the path itself when it exists (a read-only file), else the folder it would go in
+        at = _nearest_existing(path)
+        what = f"the folder {at} is not writable" if at.is_dir() else f"{at} is not writable"
+        return f"permission denied for {path}: {what} by this user (choose another path or fix its permissions)"
+    return f"{path}: {e.strerror or e}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = module.main([name, *rest] if module_name == "hyperprover.envs.cli" else rest)
     except ConfigError as e:
         print(f"hyperprover {name}: {e}", file=sys.stderr)
+        return 2
+    # the last line of defence: these come from bad input or a bad environment, not from bugs, and one
+    # line says more than a traceback (each command names its own files where it can)
+    except UnicodeDecodeError as e:
+        print(f"hyperprover {name}: a file given is not UTF-8 text ({e.reason} at byte offset {e.start}); "
+              "check the options that name text files", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"hyperprover {name}: {os_error_line(e)}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"hyperprover {name}: an input is nested too deeply to process (Python's recursion limit)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hyperprover {name}: interrupted", file=sys.stderr)

@@ -139,11 +139,60 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_SNIFF = 1 << 16  # bytes looked at to tell a text file from a binary one without reading it all
+
+
+def binary_reason(head: bytes, complete: bool = True) -> str | None:
+    """Why bytes (a file's start, or all of it when `complete`) are not UTF-8 text; None when they are."""
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed, not text (gunzip it first)"
+    if b"\x00" in head:
+        return "it is a binary file (it holds NUL bytes), not text"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if not complete and e.reason == "unexpected end of data":
+            return None  # the sniffed block ends inside a multi-byte character
+        return f"it is not UTF-8 text (byte 0x{head[e.start]:02x} at offset {e.start})"
+    return None
+
+
+def _open_error(what: str, e: OSError) -> ConfigError:
+    return ConfigError(f"{what}: {e.strerror or e}")
+
+
+def read_text_file(path: str | Path, option: str = "") -> str:
+    """The text of a file named by a user, or a ConfigError naming the option and the file and saying why
+    it is no text file (missing, a folder, unreadable, binary or compressed)."""
+    what = f"{option} {path}".strip()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise _open_error(what, e) from None
+    reason = binary_reason(data)
+    if reason:
+        raise ConfigError(f"{what}: {reason}")
+    return data.decode("utf-8")
+
+
+def check_text_file(path: str | Path, option: str = "") -> None:
+    """Refuse a binary file from its first 64 KiB: for files read line by line or appended to."""
+    what = f"{option} {path}".strip()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except OSError as e:
+        raise _open_error(what, e) from None
+    reason = binary_reason(head, complete=len(head) < _SNIFF)
+    if reason:
+        raise ConfigError(f"{what}: {reason}")
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--config {path}: no such file")
-    text = p.read_text()
+    text = read_text_file(p, "--config")
     try:
         if p.suffix in (".yaml", ".yml"):
             import yaml

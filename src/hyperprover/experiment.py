@@ -2,7 +2,9 @@
 
 `<dump_path>/<exp_name>/<exp_id>/` (debug runs: `<dump_path>/debug/<exp_id>/`) holds params.json,
 train.log (with one `__log__:{json}` line per evaluation), tensorboard/ and checkpoints.
-A run that finds its folder with a checkpoint in it resumes.
+A run that finds its folder with a checkpoint in it resumes. params.json records the command that wrote
+the folder; a run of another command, or of the same command with other values of the options that define
+its results (`defining` of setup_experiment), is refused instead of mixing its results with the folder's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hyperprover.config import opt, save_params, section
+from hyperprover.config import ConfigError, field_table, flatten, opt, save_params, section, to_dict
 
 LOG_PREFIX = "__log__:"
 
@@ -41,6 +43,9 @@ class RunConfig:
     exp_id: str = opt("", "run id (a folder under exp_name); generated when empty")
     seed: int = opt(0, "random seed (-1: random)", min=-1)
     debug: DebugConfig = section(DebugConfig, "debug mode")
+    # an option only so that `--config <run>/params.json` still loads a params.json that records it
+    command: str = opt("", "the command that wrote the run folder: filled in by the command itself (a value "
+                           "given is replaced) and recorded in params.json")
 
 
 def new_exp_id() -> str:
@@ -51,9 +56,31 @@ def new_exp_id() -> str:
     return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
 
+def _check_folder_name(option: str, value: str) -> None:
+    # a name with a separator or `..` (or an absolute one, which replaces the root when joined) would put
+    # the run folder outside --dump_path
+    seps = {"/", os.sep, *([os.altsep] if os.altsep else [])}
+    if value.strip() in ("", ".", "..") or any(s in value for s in seps) or os.path.isabs(value):
+        raise ConfigError(f"--{option} {value!r} is not a plain folder name (no '/', no '..', not empty): "
+                          f"name a folder under --dump_path, e.g. --{option} run1")
+
+
+def check_run_names(cfg: RunConfig) -> None:
+    """The stricter check of the commands' own options: --exp_name may not be empty either (run folders
+    directly under --dump_path would mix with the experiment folders)."""
+    _check_folder_name("exp_name", cfg.exp_name)
+    if cfg.exp_id:
+        _check_folder_name("exp_id", cfg.exp_id)
+
+
 def dump_dir(cfg: RunConfig) -> Path:
-    """Resolve (and fix) the run folder; fills in cfg.exp_id when it was empty."""
-    if not cfg.exp_id:
+    """Resolve (and fix) the run folder; fills in cfg.exp_id when it was empty. Raises ConfigError for names
+    that leave --dump_path (an empty --exp_name is allowed here: the online trainer nests its folder so)."""
+    if cfg.exp_name:
+        _check_folder_name("exp_name", cfg.exp_name)
+    if cfg.exp_id:
+        _check_folder_name("exp_id", cfg.exp_id)
+    else:
         cfg.exp_id = new_exp_id()
     root = Path(cfg.dump_path).expanduser()
     return root / "debug" / cfg.exp_id if cfg.debug.debug else root / cfg.exp_name / cfg.exp_id
@@ -173,11 +200,62 @@ class Experiment:
             h.flush()
 
 
+def _defines(key: str, defining: Sequence[str], ignored: Sequence[str]) -> bool:
+    def under(prefixes: Sequence[str]) -> bool:
+        return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+    return under(defining) and not under(ignored)
+
+
+def _flag(key: str, value: Any) -> str:
+    shown = json.dumps(value) if value is None or isinstance(value, bool) or value == "" else str(value)
+    return f"--{key} {'none' if value is None else shown}"
+
+
+def check_same_run(path: Path, cfg: RunConfig, command: str, defining: Sequence[str] = (),
+                   ignored: Sequence[str] = ()) -> None:
+    """Refuse (ConfigError) a folder whose params.json was written by another command, or with other values
+    of the options under the `defining` prefixes (but not under `ignored`). A folder without params.json
+    passes; an option the record lacks (added since) counts as its default."""
+    params_file = path / "params.json"
+    if not params_file.is_file():
+        return
+    try:
+        recorded = flatten(json.loads(params_file.read_text()))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{params_file} cannot be read ({e}): use another --exp_id (or delete the folder)") from None
+    table = field_table(type(cfg))
+    # params.json written before it recorded the command: another command's options give it away
+    was = recorded.get("command") or ("another command" if set(recorded) - set(table) else command)
+    if was != command:
+        shown = was if was == "another command" else f"hyperprover {was}"
+        raise ConfigError(f"{path} was written by {shown}, not hyperprover {command}: "
+                          "use another --exp_id (or delete the folder)")
+    now = flatten(to_dict(cfg))
+    keys = [k for k in table if _defines(k, defining, ignored)]
+    # through JSON, as the record went, so that e.g. a float reads back equal
+    differ = [k for k in keys if recorded.get(k, table[k].default) != json.loads(json.dumps(now[k]))]
+    if differ:
+        raise options_differ(path, {k: recorded.get(k, table[k].default) for k in differ}, {k: now[k] for k in differ})
+
+
+def options_differ(path: Path, old: dict[str, Any], new: dict[str, Any]) -> ConfigError:
+    """The error of a resume whose options `new` (dotted key -> value) differ from those the folder recorded."""
+    was = ", ".join(_flag(k, v) for k, v in old.items())
+    now = ", ".join(_flag(k, v) for k, v in new.items())
+    return ConfigError(f"{path} was run with {was}; this run has {now}: use another --exp_id (or delete the folder)")
+
+
 def setup_experiment(cfg: RunConfig, command: str, log_name: str = "train.log",
-                     argv: Sequence[str] | None = None) -> Experiment:
+                     argv: Sequence[str] | None = None, defining: Sequence[str] = (),
+                     ignored: Sequence[str] = ()) -> Experiment:
     """Create (or find again) the run folder, write params.json, start the logger and metrics writer.
-    `argv`: the command's options as given (the process's own when None), logged to reproduce the run."""
+    `argv`: the command's options as given (the process's own when None), logged to reproduce the run.
+    `defining` / `ignored`: option prefixes whose values must match those of the folder's params.json
+    (check_same_run); raises ConfigError, before writing anything, when they do not."""
     path = dump_dir(cfg)
+    cfg.command = command
+    check_same_run(path, cfg, command, defining, ignored)
     resumed = (path / "checkpoint.pth").is_file()
     path.mkdir(parents=True, exist_ok=True)
     save_params(cfg, path / "params.json")

@@ -9,17 +9,28 @@ multiply; an empty block is neutral; an alternative with an empty list contribut
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperprover.config import ConfigError, help_text, load_config, opt, section
+from hyperprover.config import ConfigError, field_table, help_text, load_config, opt, read_text_file, section
+
+# where each command declares its options ("module:ConfigClass", "module:PRESETS" or None), so that every
+# job of a sweep is checked before any runs; commands absent here (plot, compare, data, check) are not
+SCHEMAS: dict[str, tuple[str, str | None]] = {
+    "train": ("hyperprover.train.config:TrainConfig", "hyperprover.train.config:PRESETS"),
+    "online": ("hyperprover.online.config:OnlineConfig", "hyperprover.evaluation.proving:PRESETS"),
+    "eval": ("hyperprover.evaluation.main:EvalConfig", "hyperprover.evaluation.proving:PRESETS"),
+    "prove": ("hyperprover.evaluation.prove:ProveConfig", "hyperprover.evaluation.proving:PRESETS"),
+    "demo": ("hyperprover.demo:DemoConfig", None),
+}
 
 
 @dataclass
@@ -105,8 +116,9 @@ def load_sweep(path: str | Path) -> list[Job]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"sweep file {path} does not exist")
+    text = read_text_file(p, "sweep file")
     try:
-        spec = json.loads(p.read_text())
+        spec = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"sweep file {path} is not valid JSON (line {e.lineno}: {e.msg})") from None
     if not isinstance(spec, dict):
@@ -121,16 +133,41 @@ def load_sweep(path: str | Path) -> list[Job]:
     return [Job(command[0], tuple(combo.items())) for combo in expand_grid(spec, str(path))]
 
 
-def job_argv(job: Job, cfg: SweepConfig, sweep_name: str) -> list[str]:
+def _load(spec: str) -> Any:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def command_schema(command: str) -> tuple[type, Mapping[str, Any]] | None:
+    """The config class and presets `command` loads its options with (None: not known here)."""
+    if command not in SCHEMAS:
+        return None
+    schema, presets = SCHEMAS[command]
+    return _load(schema), (_load(presets) if presets else {})
+
+
+def job_argv(job: Job, cfg: SweepConfig, sweep_name: str, known: Collection[str] | None = None) -> list[str]:
+    """The job's command line; where each job's run folder goes is added for commands that have one
+    (`known`: the command's option keys, None when unknown)."""
     given = {k for k, _ in job.overrides}
     extra: list[str] = []
-    if "dump_path" not in given:
-        extra += ["--dump_path", cfg.dump_path]
-    if "exp_name" not in given:
-        extra += ["--exp_name", cfg.exp_name or sweep_name]
-    if "exp_id" not in given:
-        extra += ["--exp_id", job.job_id]
+    for key, value in (("dump_path", cfg.dump_path), ("exp_name", cfg.exp_name or sweep_name),
+                       ("exp_id", job.job_id)):
+        if key not in given and (known is None or key in known):
+            extra += [f"--{key}", value]
     return [job.command, *job.argv(), *extra]
+
+
+def check_jobs(path: str, jobs: Sequence[Job], argvs: Sequence[Sequence[str]]) -> None:
+    """Load every job's options as its command will, so that a typo fails the sweep before any job runs."""
+    for i, (job, argv) in enumerate(zip(jobs, argvs), 1):
+        schema = command_schema(job.command)
+        if schema is None:
+            continue
+        try:
+            load_config(schema[0], argv[1:], schema[1])
+        except ConfigError as e:
+            raise ConfigError(f"sweep file {path}, job {i} of {len(jobs)} (id {job.job_id}): {e}") from None
 
 
 def run_job(argv: Sequence[str]) -> int:
@@ -198,10 +235,13 @@ def main(argv: Sequence[str]) -> int:
     path, rest = args[0], args[1:]
     cfg = load_config(SweepConfig, rest)
     jobs = load_sweep(path)
-    if cfg.max_jobs:
-        jobs = jobs[: cfg.max_jobs]
     name = Path(path).stem
-    argvs = [job_argv(job, cfg, name) for job in jobs]
+    schema = command_schema(jobs[0].command) if jobs else None
+    known = field_table(schema[0]) if schema else None
+    argvs = [job_argv(job, cfg, name, known) for job in jobs]
+    check_jobs(path, jobs, argvs)  # all of them, --max_jobs or not: the file is wrong either way
+    if cfg.max_jobs:
+        jobs, argvs = jobs[: cfg.max_jobs], argvs[: cfg.max_jobs]
     if cfg.dry_run:
         for argv in argvs:
             print("hyperprover " + " ".join(argv))

@@ -37,21 +37,45 @@ class HandSession:
         return goal, None, result.children
 
     def proof(self) -> ProofNode:
-        def build(goal: Goal, seen: frozenset[str]) -> ProofNode:
-            if goal.key in seen:
-                raise ProofError(f"the tactics applied form a cycle at {self.env.goal_text(goal)}")
+        """The proof tree of the tactics applied, built depth first without recursion: a proof typed or
+        pasted by hand may be a chain of thousands of steps."""
+        built: dict[str, ProofNode] = {}
+        path: set[str] = set()  # keys of the goals from the root to the one being built
+        stack: list[tuple[Goal, bool]] = [(self.root, False)]
+        while stack:
+            goal, kids_built = stack.pop()
             tactic, children = self.applied[goal.key]
-            return ProofNode(goal, tactic, tuple(build(c, seen | {goal.key}) for c in children))
+            if kids_built:
+                path.discard(goal.key)
+                built[goal.key] = ProofNode(goal, tactic, tuple(built[c.key] for c in children))
+            elif goal.key in path:
+                raise ProofError(f"the tactics applied form a cycle at {self.env.goal_text(goal)}")
+            elif goal.key not in built:
+                path.add(goal.key)
+                stack.append((goal, True))
+                stack.extend((c, False) for c in reversed(children))
+        return built[self.root.key]
 
-        return build(self.root, frozenset())
+
+def proof_stats(proof: ProofNode) -> tuple[int, int]:
+    """(steps, depth) of a proof, without recursion."""
+    size, depth = 0, 0
+    stack = [(proof, 1)]
+    while stack:
+        node, level = stack.pop()
+        size, depth = size + 1, max(depth, level)
+        stack.extend((c, level + 1) for c in node.children)
+    return size, depth
 
 
 def print_proof(env: BackwardEnv, proof: ProofNode, out: TextIO, indent: int = 0) -> None:
     """A proof as an indented tree: each goal, then the tactic applied to it, then its subgoals."""
-    pad = "  " * indent
-    out.write(f"{pad}{env.goal_text(proof.goal)}\n{pad}  by {proof.tactic}\n")
-    for child in proof.children:
-        print_proof(env, child, out, indent + 2)
+    stack = [(proof, indent)]
+    while stack:
+        node, level = stack.pop()
+        pad = "  " * level
+        out.write(f"{pad}{env.goal_text(node.goal)}\n{pad}  by {node.tactic}\n")
+        stack.extend((c, level + 2) for c in reversed(node.children))
 
 
 def run_by_hand(env: BackwardEnv, root: Goal, tactics: Iterable[str], out: TextIO) -> bool:
@@ -78,6 +102,7 @@ def run_by_hand(env: BackwardEnv, root: Goal, tactics: Iterable[str], out: TextI
         return False
     proof = session.proof()
     env.check_proof(proof)
-    out.write(f"proved ({proof.size()} steps, depth {proof.depth()}); the proof re-checks:\n")
+    size, depth = proof_stats(proof)
+    out.write(f"proved ({size} steps, depth {depth}); the proof re-checks:\n")
     print_proof(env, proof, out)
     return True

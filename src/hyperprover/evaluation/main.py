@@ -3,13 +3,13 @@
 Attempts go in rounds (every unproved theorem gets attempt 1, then attempt 2, ...), a theorem stops
 at its first success, each attempt is one line of `eval_results.jsonl` (appended and flushed), and a
 run restarted on the same folder skips what is already recorded. `summary.json` holds pass@1..k.
+A restart must keep the options that define the results (EVAL_DEFINING); --n_theorems may grow.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -22,11 +22,19 @@ from hyperprover.evaluation.results import (
     AttemptRecord,
     ResultsFile,
     critic_json,
+    part_times,
     pending_attempts,
     proof_to_json,
     summarize,
 )
-from hyperprover.experiment import Experiment, RunConfig, setup_experiment
+from hyperprover.experiment import (
+    Experiment,
+    RunConfig,
+    check_run_names,
+    check_same_run,
+    dump_dir,
+    setup_experiment,
+)
 from hyperprover.search.prover import ProofRecord, Prover
 
 
@@ -43,6 +51,14 @@ class EvalConfig(RunConfig, ProvingOptions):
     max_restarts: int = opt(5, "times Ray restarts a prover that died", min=0)
     torch_threads: int = opt(1, "torch threads of each Ray prover (0: torch's default)", min=0)
     ray_address: str = opt("", "Ray cluster address ('auto': a running cluster; empty: a local Ray instance)")
+
+
+# the options a resumed eval must share with its folder's params.json: what is proved and how. Not among
+# them: how many theorems (a run is extended to more), where and how fast it runs (device, provers, threads).
+EVAL_DEFINING = ("env", "split", "theorems_file", "prover", "expander", "reload_model", "search", "decoding",
+                 "max_attempts")
+# decoding options that change the speed of a model call, not the tactics it returns
+EVAL_IGNORED = ("decoding.tokens_per_batch", "decoding.use_cache")
 
 
 def attempt_record(env: BackwardEnv, rec: ProofRecord, attempt: int, params: dict[str, Any]) -> AttemptRecord:
@@ -109,6 +125,9 @@ def main(argv: Sequence[str]) -> int:
         print(help_text(EvalConfig, "eval", __doc__ or "", PRESETS))
         return 0
     cfg = load_config(EvalConfig, argv, PRESETS)
+    check_run_names(cfg)
+    # a folder of other results is refused before a model is loaded (setup_experiment checks it again)
+    check_same_run(dump_dir(cfg), cfg, "eval", EVAL_DEFINING, EVAL_IGNORED)
     env = open_env(cfg.env)
     if cfg.theorems_file:
         theorems = read_theorems_file(env, cfg.theorems_file)[: cfg.n_theorems or None]
@@ -118,9 +137,13 @@ def main(argv: Sequence[str]) -> int:
     prover = build_prover(cfg, env) if cfg.n_provers == 0 else None
     if prover is None:
         check_expander(cfg, env)
-    exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv)
+    exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv, defining=EVAL_DEFINING,
+                           ignored=EVAL_IGNORED)
     results = ResultsFile(exp.path / "eval_results.jsonl")
-    start = time.time()
+    torn = results.repair()
+    if torn:
+        exp.logger.warning(torn)
+    part = results.begin_part()
     if cfg.n_provers > 0:
         from hyperprover.evaluation.ray_eval import run_ray
 
@@ -129,8 +152,16 @@ def main(argv: Sequence[str]) -> int:
         assert prover is not None
         run_local(cfg, env, prover, theorems, results, exp)
     summary = summarize([t.label for t in theorems], results.read(), cfg.max_attempts)
+    # every run of the eval in this folder (each resume is one part) counts towards the wall time
+    parts = {**part_times(results.read()), part: results.part_wall_s()}
+    previous = exp.path / "summary.json"
+    if any(r.part == 0 for r in results.read()) and previous.exists():
+        # records from before parts were numbered: their time is what the last summary of that time said
+        old = json.loads(previous.read_text())
+        parts[0] = old["wall_time_parts_s"][0] if "wall_time_parts_s" in old else old.get("wall_time_s", 0.0)
     summary.update({"split": cfg.theorems_file or cfg.split, "prover": cfg.prover, "expander": cfg.expander,
-                    "n_expansions": cfg.search.n_expansions, "wall_time_s": time.time() - start})
+                    "n_expansions": cfg.search.n_expansions, "wall_time_s": sum(parts.values()),
+                    "wall_time_parts_s": [round(parts[k], 3) for k in sorted(parts)]})
     (exp.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     exp.metrics.log({k: v for k, v in summary.items() if isinstance(v, int | float)}, step=0)
     k = cfg.max_attempts

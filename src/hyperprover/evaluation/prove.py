@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hyperprover.config import ConfigError, help_text, load_config, opt
+from hyperprover.config import ConfigError, binary_reason, help_text, load_config, opt, read_text_file
 from hyperprover.envs.base import BackwardEnv, GoalParseError, ProofError, Theorem
 from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, open_env
 from hyperprover.search.prover import BatchTrace, format_proof
@@ -29,7 +29,10 @@ def resolve_theorem(env: BackwardEnv, text: str) -> Theorem:
     """A label `split:name` (or `split:index`) from the env's splits, else a goal parsed from text."""
     head, _, tail = text.partition(":")
     if tail and head in SPLITS and "=" not in tail:
-        theorems = env.theorems(head)
+        try:
+            theorems = env.theorems(head)
+        except (KeyError, ValueError) as e:  # a split this env does not have
+            raise ConfigError(f"--theorem {text}: {e}") from None
         by_label = {t.label: t for t in theorems}
         if text in by_label:
             return by_label[text]
@@ -51,15 +54,25 @@ def print_trace(env: BackwardEnv, trace: BatchTrace) -> None:
             print(f"    {prior:8.3f}  {tactic}  ->  {outcome}")
 
 
+def read_tactics(tactics: str) -> list[str]:
+    """The lines of --tactics: a text file, or standard input for '-' (binary input refused either way)."""
+    if tactics != "-":
+        return read_text_file(tactics, "--tactics").splitlines()
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # stdin replaced by a text stream
+        return sys.stdin.read().splitlines()
+    data = raw.read()
+    reason = binary_reason(data)
+    if reason:
+        raise ConfigError(f"--tactics - (standard input): {reason}")
+    return data.decode("utf-8").splitlines()
+
+
 def prove_by_hand(env: BackwardEnv, theorem: Theorem, tactics: str) -> int:
     from hyperprover.evaluation.by_hand import run_by_hand
 
     try:
-        lines = sys.stdin.readlines() if tactics == "-" else open(tactics).read().splitlines()
-    except OSError as e:
-        raise ConfigError(f"--tactics {tactics}: {e.strerror}") from None
-    try:
-        return 0 if run_by_hand(env, theorem.goal, lines, sys.stdout) else 1
+        return 0 if run_by_hand(env, theorem.goal, read_tactics(tactics), sys.stdout) else 1
     except ProofError as e:
         print(f"hyperprover prove: the proof does not re-check: {e}", file=sys.stderr)
         return 1

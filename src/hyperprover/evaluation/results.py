@@ -1,19 +1,23 @@
 """Evaluation results: one JSON line per proof attempt, appended and flushed, and the pass@k summary.
 
 An interrupted evaluation restarts from its results file: attempts already recorded are skipped, and a
-theorem proved once is not attempted again (evaluation stops at the first success).
+theorem proved once is not attempted again (evaluation stops at the first success). Each run of an eval
+in a folder (the first, then one per resume) is a numbered part; records carry the wall time of their part
+so that the eval's total wall time adds up over resumes (part_times).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hyperprover.envs.base import BackwardEnv, ProofError, ProofNode
+from hyperprover.jsonl import repair_torn_line
 
 
 def proof_to_json(env: BackwardEnv, proof: ProofNode) -> dict[str, Any]:
@@ -44,6 +48,9 @@ class AttemptRecord:
     error: str | None = None
     # [model critic, 1 if solved in the search else 0] per goal the model expanded (critic_json)
     critic: list[list[float]] = field(default_factory=list)
+    # the run of the eval that recorded it (1, 2, ...; 0: not known) and that run's wall seconds by then
+    part: int = 0
+    part_wall_s: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -54,11 +61,28 @@ class AttemptRecord:
 
 
 class ResultsFile:
-    """Append-only JSON lines; a torn last line (a kill mid-write) is ignored on reading."""
+    """Append-only JSON lines; a torn last line (a kill mid-write) is ignored on reading and cut by `repair`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.part = 0  # set by begin_part
+        self._part_start = 0.0
+
+    def repair(self) -> str | None:
+        """Before a resumed eval appends: cut a torn last line away; returns a one-line warning when it did."""
+        return repair_torn_line(self.path)
+
+    def begin_part(self) -> int:
+        """Start this process's part of the eval (one more than any recorded) and its clock: every record
+        appended from now on carries both."""
+        self.part = 1 + max((r.part for r in self.read()), default=0)
+        self._part_start = time.monotonic()
+        return self.part
+
+    def part_wall_s(self) -> float:
+        """Wall seconds since begin_part (0 before it)."""
+        return time.monotonic() - self._part_start if self.part else 0.0
 
     def read(self) -> list[AttemptRecord]:
         if not self.path.exists():
@@ -73,6 +97,8 @@ class ResultsFile:
         return out
 
     def append(self, record: AttemptRecord) -> None:
+        if self.part:
+            record = replace(record, part=self.part, part_wall_s=round(self.part_wall_s(), 3))
         with open(self.path, "a+") as f:
             if f.tell() > 0:  # after a kill mid-write, start a fresh line instead of extending the torn one
                 f.seek(f.tell() - 1)
@@ -81,6 +107,16 @@ class ResultsFile:
             f.write(record.to_json() + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def part_times(records: Iterable[AttemptRecord]) -> dict[int, float]:
+    """part -> its wall seconds as far as its records tell (up to its last record: a killed part's time
+    after that is not known); records of unknown part are left out."""
+    out: dict[int, float] = {}
+    for r in records:
+        if r.part:
+            out[r.part] = max(out.get(r.part, 0.0), r.part_wall_s)
+    return out
 
 
 def critic_json(pairs: Iterable[tuple[float, bool]]) -> list[list[float]]:

@@ -78,26 +78,67 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path} is not a hyperprover checkpoint (missing {', '.join(missing)})")
     if state["format_version"] > FORMAT_VERSION:
         raise CheckpointError(f"{path} has format {state['format_version']}; this code reads up to {FORMAT_VERSION}")
+    if not isinstance(state["model"], dict):
+        raise CheckpointError(f"checkpoint {path} is inconsistent: its 'model' is not a mapping of weights")
+    try:
+        dims = ModelDims.from_dict(state["model_dims"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"checkpoint {path} has an unusable model config: {e}") from None
+    check_dims(dims, f"checkpoint {path}")
+    bad = first_non_finite(state["model"])
+    if bad:  # such weights propose garbage (or nothing) without any error: refuse them here
+        raise CheckpointError(f"checkpoint {path} has non-finite weights, first in {bad}; was it saved by a "
+                              "diverged run? Use an earlier checkpoint")
     return state
 
 
-def model_from_state(state: dict[str, Any], device: str | torch.device = "cpu",
+def first_non_finite(weights: dict[str, Any]) -> str | None:
+    """The first tensor holding nan or inf, with how many of its values are, or None."""
+    for name, t in weights.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            finite = torch.isfinite(t)
+            if not bool(finite.all()):
+                return f"{name} ({int((~finite).sum())} of {t.numel()} values are nan or inf)"
+    return None
+
+
+def check_dims(dims: ModelDims, where: str = "checkpoint") -> None:
+    """Sizes that cannot go together (a hand-edited model_dims): raise CheckpointError saying so."""
+    for name in ("vocab_size", "enc_dim", "dec_dim", "enc_layers", "dec_layers", "n_heads", "max_positions"):
+        if getattr(dims, name) < 1:
+            raise CheckpointError(f"{where} is inconsistent: model_dims.{name} is {getattr(dims, name)}")
+    for side, dim in (("encoder", dims.enc_dim), ("decoder", dims.dec_dim)):
+        if dim % dims.n_heads:
+            raise CheckpointError(f"{where} is inconsistent: model_dims.n_heads {dims.n_heads} does not divide "
+                                  f"the {side} width {dim} of its weights (was model_dims edited?)")
+
+
+def model_from_state(state: dict[str, Any], device: str | torch.device = "cpu", where: str = "checkpoint",
                      ) -> tuple[Seq2SeqTransformer, Dictionary]:
     """Rebuild the model (in eval mode) and its frozen dictionary from a loaded checkpoint."""
     try:
         dims = ModelDims.from_dict(state["model_dims"])
         dico = Dictionary.from_state(state["dictionary"])
     except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"checkpoint has an unusable model config or dictionary: {e}") from None
+        raise CheckpointError(f"{where} has an unusable model config or dictionary: {e}") from None
     if dims.vocab_size != len(dico):
-        raise CheckpointError(f"checkpoint model has {dims.vocab_size} embeddings but its dictionary {len(dico)} words")
-    model = Seq2SeqTransformer(dims)
+        raise CheckpointError(f"{where} model has {dims.vocab_size} embeddings but its dictionary {len(dico)} words")
+    check_dims(dims, where)
+    try:
+        model = Seq2SeqTransformer(dims)
+    except (RuntimeError, ValueError, TypeError, AssertionError) as e:
+        raise CheckpointError(f"{where} is inconsistent: its model_dims build no model ({_first_line(e)})") from None
     try:
         model.load_state_dict(_strip_prefixes(state["model"]))
     except RuntimeError as e:
-        raise CheckpointError(f"checkpoint weights do not fit its model config: {str(e).splitlines()[0]}") from None
+        raise CheckpointError(f"{where} weights do not fit its model config: {_first_line(e)}") from None
     return model.to(device).eval(), dico
 
 
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Seq2SeqTransformer, Dictionary]:
-    return model_from_state(load_checkpoint(path), device)
+    return model_from_state(load_checkpoint(path), device, f"checkpoint {path}")

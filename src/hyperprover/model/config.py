@@ -39,6 +39,11 @@ class ModelConfig:
     amp: str = opt("bf16", "autocast dtype on GPU (CPU always runs fp32); fp16 adds a GradScaler",
                    choices=("bf16", "fp16", "none"))
 
+    def __post_init__(self) -> None:
+        # load_config builds this class through __init__: a bad combination fails with the options,
+        # before a run loads data or makes its folder
+        check(self)
+
 
 @dataclass(frozen=True)
 class ModelDims:
@@ -73,6 +78,13 @@ class ModelDims:
         missing = names - set(d)
         if missing:
             raise ValueError(f"model config is missing {sorted(missing)}")
+        for f in dataclasses.fields(cls):  # a hand-edited file may hold "8" or 8.5 for a size
+            v = d[f.name]
+            ok = (isinstance(v, bool) if f.type == "bool" else
+                  isinstance(v, int) and not isinstance(v, bool) if f.type == "int" else
+                  isinstance(v, int | float) and not isinstance(v, bool))
+            if not ok:
+                raise ValueError(f"model_dims.{f.name} is {v!r}, not a {f.type}")
         return cls(**{k: d[k] for k in names})
 
 
@@ -80,12 +92,27 @@ def _pick(value: Any, default: Any) -> Any:
     return default if value == -1 else value
 
 
+def check(cfg: ModelConfig) -> None:
+    """Cross-option checks: every width divisible by the number of heads, min layers within the layers."""
+    for key in ("enc_emb_dim", "dec_emb_dim"):
+        given = getattr(cfg, key)
+        key, dim = (key, given) if given != -1 else ("emb_dim", cfg.emb_dim)
+        if cfg.n_heads >= 1 and dim % cfg.n_heads:
+            raise ConfigError(f"--model.{key} {dim} is not divisible by --model.n_heads {cfg.n_heads} "
+                              "(every head takes an equal share of the width)")
+    for side in ("enc", "dec"):
+        n = _pick(getattr(cfg, f"{side}_n_layers"), cfg.n_layers)
+        key = f"{side}_min_layers" if getattr(cfg, f"{side}_min_layers") != -1 else "min_layers"
+        m = getattr(cfg, key)
+        if m > n:
+            raise ConfigError(f"--model.{key} {m} exceeds the {n} {side}oder layers")
+
+
 def resolve(cfg: ModelConfig, vocab_size: int, pad_index: int) -> ModelDims:
-    """Apply the -1 defaults and check divisibility; raises ConfigError naming the bad option."""
+    """Apply the -1 defaults and check the options (again: fields may be set after construction);
+    raises ConfigError naming the bad option."""
+    check(cfg)
     enc_dim, dec_dim = _pick(cfg.enc_emb_dim, cfg.emb_dim), _pick(cfg.dec_emb_dim, cfg.emb_dim)
-    for key, dim in (("enc_emb_dim", enc_dim), ("dec_emb_dim", dec_dim)):
-        if dim % cfg.n_heads:
-            raise ConfigError(f"--model.{key} {dim} is not divisible by --model.n_heads {cfg.n_heads}")
     dims = ModelDims(
         vocab_size=vocab_size, pad_index=pad_index, enc_dim=enc_dim, dec_dim=dec_dim,
         enc_layers=_pick(cfg.enc_n_layers, cfg.n_layers), dec_layers=_pick(cfg.dec_n_layers, cfg.n_layers),
@@ -98,7 +125,4 @@ def resolve(cfg: ModelConfig, vocab_size: int, pad_index: int) -> ModelDims:
         enc_min_layers=_pick(cfg.enc_min_layers, cfg.min_layers),
         dec_min_layers=_pick(cfg.dec_min_layers, cfg.min_layers),
     )
-    for side, n, m in (("enc", dims.enc_layers, dims.enc_min_layers), ("dec", dims.dec_layers, dims.dec_min_layers)):
-        if m > n:
-            raise ConfigError(f"--model.{side}_min_layers {m} exceeds the {n} {side}oder layers")
     return dims

@@ -41,8 +41,8 @@ def init_ray(address: str, num_cpus: int, log_to_driver: bool) -> None:
 
     if address:
         ray.init(address=address, log_to_driver=log_to_driver)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
+    else:  # "local": our own instance, even when RAY_ADDRESS is set or a `ray start` cluster runs here
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
                  configure_logging=False)
 
 
@@ -96,6 +96,7 @@ class Controller:
         self.last_reload = time.time()
         self.stop_reason = ""
         self.logged_evals: set[int] = set()
+        self.started = time.time()  # reset when run() starts: the x axis of the plots
         if not cfg.no_trainer:
             from hyperprover.online.trainer_actor import TrainerWorker
 
@@ -176,7 +177,8 @@ class Controller:
             if e.epoch not in self.logged_evals:  # one __log__ line per async evaluation, for `hyperprover plot`
                 self.logged_evals.add(e.epoch)
                 split = self.cfg.async_eval_split
-                metrics = {"epoch": e.epoch, f"async_eval/{split}/proved_rate": e.proved_rate}
+                metrics = {"epoch": e.epoch, "time_s": round(time.time() - self.started, 1),
+                           f"async_eval/{split}/proved_rate": e.proved_rate}
                 if e.critic_auc is not None:
                     metrics[f"async_eval/{split}/critic_auc"] = e.critic_auc
                 self.exp.metrics.log(metrics, e.epoch)
@@ -232,7 +234,7 @@ class Controller:
     # ---------------------------------------------------------------- loop
     def run(self) -> None:
         cfg = self.cfg
-        start = last_stats = last_check = time.time()
+        start = last_stats = last_check = self.started = time.time()
         step = 0
         stopping = {"sigint": False}
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from hyperprover.config import ConfigError, help_text, load_config
-from hyperprover.experiment import setup_experiment
+from hyperprover.experiment import check_run_names, setup_experiment
 from hyperprover.model.checkpoint import CheckpointError
 from hyperprover.model.dictionary import DictionaryError
 from hyperprover.train.config import PRESETS, TrainConfig, task_weights
@@ -24,6 +24,12 @@ from hyperprover.train.tasks import TaskError, make_task
 from hyperprover.train.trainer import ReloadError, Trainer
 
 DESCRIPTION = "Train the encoder-decoder on tasks (MASS pretraining, supervised tactics, critic)."
+# the options a resumed run must share with its folder's params.json: the model, its data and how it learns
+# (a resumed run takes the model and optimizer from checkpoint.pth, whatever these say). Not among them: when
+# it stops (max_epoch, max_time_min: the demo extends a run), what it evaluates, how fast or where it runs.
+TRAIN_DEFINING = ("model", "tasks", "tasks_weight", "no_train", "eq", "mm", "sr", "latex", "batch", "optimizer",
+                  "clip_grad_norm", "accumulate_gradients", "label_smoothing_eps", "reload_model", "seed",
+                  "env_base_seed", "vocab_samples", "debug")
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -51,14 +57,15 @@ def main(argv: Sequence[str]) -> int:
         return 0
     try:
         cfg = load_config(TrainConfig, argv, PRESETS)
+        check_run_names(cfg)
         check_config(cfg)
         device = pick_device(cfg.device)
+        exp = setup_experiment(cfg, "train", argv=argv, defining=TRAIN_DEFINING)
     except ConfigError as e:
         print(f"hyperprover train: {e}", file=sys.stderr)
         return 2
     if cfg.cpu_threads > 0:
         torch.set_num_threads(cfg.cpu_threads)
-    exp = setup_experiment(cfg, "train", argv=argv)
     torch.manual_seed(cfg.seed)
     try:
         tasks = {name: make_task(name, cfg) for name in task_weights(cfg)[0]}

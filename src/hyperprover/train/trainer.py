@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from hyperprover.config import to_dict
-from hyperprover.experiment import Experiment
+from hyperprover.config import flatten, to_dict
+from hyperprover.experiment import Experiment, options_differ
 from hyperprover.model.checkpoint import CheckpointError, load_checkpoint, model_from_state, save_checkpoint
 from hyperprover.model.config import ModelDims, resolve
 from hyperprover.model.dictionary import SPECIAL_WORDS, Dictionary
@@ -109,6 +109,19 @@ def reload_weights(model: Seq2SeqTransformer, dico: Dictionary, path: str, logge
     logger.info(f"reloaded weights from {path}: {len(common)}/{len(dico)} words share embeddings")
 
 
+def check_model_options(state: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+    """A resumed run trains the checkpoint's model whatever --model.* says: refuse other values than those it
+    was built with (a checkpoint that does not record its options passes). Raises ConfigError."""
+    saved = state.get("params", {}).get("model")
+    if not isinstance(saved, dict):
+        return
+    now = flatten(to_dict(cfg.model), "model.")
+    was = flatten(saved, "model.")
+    differ = [k for k in now if k in was and was[k] != now[k]]
+    if differ:
+        raise options_differ(path, {k: was[k] for k in differ}, {k: now[k] for k in differ})
+
+
 @dataclass
 class Counters:
     epoch: int = 0  # completed epochs
@@ -133,6 +146,8 @@ class Trainer:
         self.tracker = Tracker([parse_metric(m, "validation_metrics") for m in split_list(cfg.validation_metrics)],
                                parse_stopping(cfg.stopping_criterion))
         state = load_checkpoint(exp.checkpoint_path) if exp.resumed else None
+        if state is not None and init_state is None:
+            check_model_options(state, cfg, exp.path)
         if state is not None or init_state is not None:
             start = state if state is not None else init_state
             assert start is not None

@@ -14,7 +14,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from hyperprover.config import ConfigError, check_text_file
 from hyperprover.envs.equations.config import DATASET_NAMES, EquationsConfig
 
 MAX_SHOWN = 5
@@ -80,6 +82,17 @@ def data_main(argv: Sequence[str]) -> int:
         print(f"hyperprover data: cannot write {out}: {'it is a folder' if out.is_dir() else 'no such folder'}",
               file=sys.stderr)
         return 2
+    if out.exists():
+        try:  # appending theorems to (and "repairing") a binary file would damage it
+            check_text_file(out, "--out")
+        except ConfigError as e:
+            print(f"hyperprover data: {e}; give a JSON-lines file or a new path", file=sys.stderr)
+            return 2
+    from hyperprover.jsonl import repair_torn_line
+
+    torn = repair_torn_line(out)  # a killed run's half-written line would swallow the next theorem
+    if torn:
+        print(f"hyperprover data: warning: {torn}", file=sys.stderr)
     # theorems of this very stream already in the file (labels are `<gen>_train<seed>_<index>...`)
     done = {lab for lab in _labels_in(out) if lab.startswith(f"{args.gen}_train{args.seed}_")}
     cfg = replace(EquationsConfig(), dataset=args.dataset)
@@ -105,8 +118,11 @@ def _labels_in(path: Path) -> set[str]:
     import json
 
     labels: set[str] = set()
-    if path.is_file():
-        for line in path.read_text().splitlines():
+    if not path.is_file():
+        return labels
+    # a corrupt byte only spoils its own line, which then names no theorem
+    with path.open(errors="replace") as f:
+        for line in f:
             try:
                 labels.add(json.loads(line)["label"])
             except (ValueError, KeyError, TypeError):
@@ -133,44 +149,78 @@ def check_main(argv: Sequence[str]) -> int:
         if not os.path.isfile(name):
             print(f"hyperprover check: no such file {name}", file=sys.stderr)
             return 2
+        try:
+            check_text_file(name)
+        except ConfigError as e:
+            print(f"hyperprover check: {e}; give a JSON-lines file written by `hyperprover data --env eq`",
+                  file=sys.stderr)
+            return 2
     from tqdm import tqdm
 
-    from hyperprover.envs.base import ProofError
-    from hyperprover.envs.equations.data import RecordError, theorem_from_line
     from hyperprover.envs.equations.env import make_env
 
-    envs = {args.dataset: make_env(dataset=args.dataset)}
+    envs: dict[str, Any] = {args.dataset: make_env(dataset=args.dataset)}
     total, ok = 0, 0
     failures: list[str] = []
+    empty: list[str] = []
     t0 = time.perf_counter()
     for name in args.files:
-        with open(name) as f:
+        n_records = 0
+        # a corrupt byte spoils only its own record, which then fails to parse
+        with open(name, errors="replace") as f:
             for lineno, line in enumerate(tqdm(f, desc=f"checking {name}", unit="proof", leave=False), 1):
                 if not line.strip():
                     continue
                 total += 1
-                where = f"{name}:{lineno}"
-                try:
-                    th = theorem_from_line(line)
-                    where += f" {th.label}"
-                    proof = th.meta.get("proof")
-                    if proof is None:
-                        raise ProofError("the record has no proof")
-                    if proof.goal != th.goal:
-                        raise ProofError("the proof's root goal is not the theorem's goal")
-                    dataset = th.meta.get("dataset", args.dataset)  # a record names its rule subset
-                    if dataset not in envs:
-                        if dataset not in DATASET_NAMES:
-                            raise RecordError(f"unknown dataset {dataset!r}")
-                        envs[dataset] = make_env(dataset=dataset)
-                    envs[dataset].check_proof(proof)
+                n_records += 1
+                label, error = check_record(line, envs, args.dataset)
+                if error is None:
                     ok += 1
-                except (RecordError, ProofError) as e:
-                    failures.append(f"{where}: {e}")
+                else:
+                    failures.append(f"{name}:{lineno}{' ' + label if label else ''}: {error}")
+        if not n_records:
+            empty.append(name)
     dt = time.perf_counter() - t0
-    print(f"{ok}/{total} proofs check ({dt:.1f}s)")
+    if total:
+        print(f"{ok}/{total} proofs check ({dt:.1f}s)")
     for msg in failures[:max(args.show, 0)]:
         print(f"FAILED {msg}")
     if len(failures) > args.show:
         print(f"... and {len(failures) - args.show} more failures")
+    for name in empty:
+        print(f"hyperprover check: {name} holds no proof (no record in it)", file=sys.stderr)
+    if empty:
+        return 2
     return 0 if ok == total else 1
+
+
+def check_record(line: str, envs: dict[str, Any], default_dataset: str) -> tuple[str, str | None]:
+    """Re-check the proof of one JSON-lines record: (its label or '', None) or (label, why it fails).
+
+    Never raises: one bad record must not stop the check of the others."""
+    from hyperprover.envs.base import ProofError
+    from hyperprover.envs.equations.data import RecordError, theorem_from_line
+    from hyperprover.envs.equations.env import make_env
+
+    label = ""
+    try:
+        th = theorem_from_line(line)
+        label = th.label
+        proof = th.meta.get("proof")
+        if proof is None:
+            raise ProofError("the record has no proof")
+        if proof.goal != th.goal:
+            raise ProofError("the proof's root goal is not the theorem's goal")
+        dataset = th.meta.get("dataset", default_dataset)  # a record names its rule subset
+        if not isinstance(dataset, str) or dataset not in DATASET_NAMES:
+            raise RecordError(f"unknown dataset {dataset!r}")
+        if dataset not in envs:
+            envs[dataset] = make_env(dataset=dataset)
+        envs[dataset].check_proof(proof)
+    except (RecordError, ProofError) as e:
+        return label, str(e)
+    except RecursionError:  # JSON or a proof nested deeper than Python recurses
+        return label, "the record is nested too deeply to check"
+    except Exception as e:  # noqa: BLE001 - reported as this record's failure, whatever it is
+        return label, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return label, None

@@ -9,6 +9,7 @@ from hyperprover.envs.equations.node import (
     BINARY_OPS,
     CMP_OPS,
     INT_VARS,
+    MAX_DEPTH,
     PI,
     RULE_VARS,
     UNARY_OPS,
@@ -34,7 +35,7 @@ from hyperprover.envs.equations.node import (
 from hyperprover.envs.equations.numeric import evaluate, fold_constants, fraction, holds, invalid_reason, is_valid
 
 __all__ = [
-    "BINARY_OPS", "CMP_OPS", "INT_VARS", "PI", "RULE_VARS", "UNARY_OPS", "Const", "ExprParseError", "Int",
+    "BINARY_OPS", "CMP_OPS", "INT_VARS", "MAX_DEPTH", "PI", "RULE_VARS", "UNARY_OPS", "Const", "ExprParseError", "Int",
     "Node", "Var", "bin", "cmp", "depth", "evaluate", "fold_constants", "fraction", "holds", "invalid_reason",
     "is_valid", "ops", "parse_infix", "parse_prefix", "positions", "prefix_len", "replace_at", "substitute",
     "subtree_at", "to_infix", "to_pretty", "un", "variables",

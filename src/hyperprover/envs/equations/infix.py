@@ -13,6 +13,7 @@ import re
 
 from hyperprover.envs.equations.node import (
     BINARY_OPS,
+    MAX_DEPTH,
     PI,
     RULE_VARS,
     UNARY_OPS,
@@ -23,6 +24,7 @@ from hyperprover.envs.equations.node import (
     Var,
     bin,
     cmp,
+    depth_error,
     un,
 )
 
@@ -66,6 +68,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _tokenize(text)
         self.i = 0
+        self.nesting = 0  # open calls of `signed`: parentheses, |..|, calls, signs and powers pass through it
 
     def peek(self, k: int = 0) -> tuple[str, str, int]:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
@@ -142,16 +145,25 @@ class _Parser:
         return node
 
     def signed(self) -> Node:
-        if self.at_op("-"):
-            nxt = self.peek(1)
-            self.i += 1
-            if nxt[0] == "num":  # `-3` is the literal -3, `-(3)` and `-x` are neg nodes
+        # every recursion of this parser passes through here, at up to 6 Python frames per level: stop
+        # before Python's recursion limit does, naming the position (inline, as a wrapper costs a frame)
+        if self.nesting >= MAX_DEPTH:
+            raise depth_error(None, f"position {self.peek()[2]}",
+                              "parentheses, |..|, function calls, signs and powers each nest a level")
+        self.nesting += 1
+        try:
+            if self.at_op("-"):
+                nxt = self.peek(1)
                 self.i += 1
-                if self.at_op("^", "**"):  # but `-3^2` is -(3^2), as in mathematics
-                    return un("neg", self.power_suffix(Int(self.integer(nxt))))
-                return Int(-self.integer(nxt))
-            return un("neg", self.signed())
-        return self.power_suffix(self.primary())
+                if nxt[0] == "num":  # `-3` is the literal -3, `-(3)` and `-x` are neg nodes
+                    self.i += 1
+                    if self.at_op("^", "**"):  # but `-3^2` is -(3^2), as in mathematics
+                        return un("neg", self.power_suffix(Int(self.integer(nxt))))
+                    return Int(-self.integer(nxt))
+                return un("neg", self.signed())
+            return self.power_suffix(self.primary())
+        finally:
+            self.nesting -= 1
 
     def integer(self, tok: tuple[str, str, int]) -> int:
         if not tok[1].isdigit():
@@ -240,7 +252,10 @@ def parse_infix(text: str) -> Node:
     """Parse human notation (see the module docstring); raises ExprParseError with the character position."""
     if not text.strip():
         raise ExprParseError("empty expression at position 0")
-    return _Parser(text).statement()
+    node = _Parser(text).statement()
+    if node.height > MAX_DEPTH:  # long sums and products nest without recursing in the parser
+        raise depth_error(node.height)
+    return node
 
 
 # ---------------------------------------------------------------- printing with few parentheses
@@ -263,7 +278,9 @@ def _prec(node: Node) -> int:
 
 
 def to_pretty(node: Node) -> str:
-    """Appendix notation with few parentheses; `parse_infix(to_pretty(n)) == n` (except binary `**`)."""
+    """Appendix notation with few parentheses; `parse_infix(to_pretty(n)) == n` (except binary `**`, and
+    except trees near MAX_DEPTH whose text nests deeper than the parser allows: each `-(..)` is two levels).
+    """
     k = node.kind
     if k == "int":
         v: int = node.value  # type: ignore[assignment]

@@ -23,10 +23,23 @@ KINDS = ("int", "var", "const", "unary", "binary", "cmp")
 INT_VARS = frozenset(("a", "b", "c", "d", "e", "f", "-a"))
 RULE_VARS = tuple("ABCDEFGHIJ") + tuple("abcdef") + ("-a",)
 _MISSING: Any = object()
+# Deepest tree accepted from text or tokens, and produced by a tactic. The tree walks (printing,
+# evaluation, matching, pickling) recurse at up to 5 Python frames per level and the infix parser at up
+# to 6, so 100 levels leave callers ~400 of Python's default 1000 frames (tests/test_bad_input.py checks
+# it); generated goals are about 20 levels deep.
+MAX_DEPTH = 100
 
 
 class ExprParseError(ValueError):
     """Text or tokens that do not form an expression; the message says where."""
+
+
+def depth_error(levels: int | None, where: str = "",
+                hint: str = "a sum or product of n terms nests n levels") -> ExprParseError:
+    """The one message for a tree deeper than MAX_DEPTH (`levels`: None when parsing stopped early)."""
+    at = f" at {where}" if where else ""
+    found = f"{levels} nested levels > {MAX_DEPTH}" if levels is not None else f"more than {MAX_DEPTH} nested levels"
+    return ExprParseError(f"expression too deep{at}: {found}, the limit of expressions ({hint})")
 
 
 @dataclass(frozen=True, slots=True, eq=False, init=False, repr=False)
@@ -38,6 +51,7 @@ class Node:
     children: tuple[Node, ...]
     # caches, filled at construction (never part of equality)
     size: int = field(compare=False)  # prefix length in tokens (an integer counts sign + digits)
+    height: int = field(compare=False)  # levels of the tree: 1 for a leaf (kept so depth checks are O(1))
     has_var: bool = field(compare=False)
     _hash: int = field(compare=False)
     _memo: dict[str, Any] | None = field(compare=False)  # lazily computed facts (numeric.py)
@@ -51,16 +65,19 @@ class Node:
         # arity is 0, 1 or 2: spelled out, since every rewrite builds nodes
         if not children:
             s(self, "size", 1 + len(str(abs(value))) if kind == "int" else 1)  # type: ignore[arg-type]
+            s(self, "height", 1)
             s(self, "has_var", kind == "var")
             s(self, "_hash", hash((kind, value)))
         elif len(children) == 1:
             c = children[0]
             s(self, "size", 1 + c.size)
+            s(self, "height", 1 + c.height)
             s(self, "has_var", c.has_var)
             s(self, "_hash", hash((kind, value, c._hash)))
         else:
             a, b = children
             s(self, "size", 1 + a.size + b.size)
+            s(self, "height", 1 + (a.height if a.height > b.height else b.height))
             s(self, "has_var", a.has_var or b.has_var)
             s(self, "_hash", hash((kind, value, a._hash, b._hash)))
 
@@ -230,6 +247,10 @@ def _parse_at(tokens: Sequence[str], i: int) -> tuple[Node, int]:
             raise ExprParseError(f"missing token at index {i}: expression is incomplete")
         tok = tokens[i]
         leaf: Node | None = None
+        # an operator pushed on `len(stack)` others has a child at level len(stack) + 2; fail early,
+        # the input may be huge
+        if len(stack) >= MAX_DEPTH - 1 and is_op_token(tok):
+            raise depth_error(None, f"token index {i}")
         if tok in _UNARY:
             stack.append(("unary", tok, [], 1))
             i += 1
@@ -372,7 +393,7 @@ def substitute(node: Node, binding: Mapping[str, Node]) -> Node:
 
 
 def depth(node: Node) -> int:
-    return 1 + max((depth(c) for c in node.children), default=0)
+    return node.height
 
 
 def ops(node: Node) -> frozenset[str]:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from hyperprover.envs.base import TacticErrorKind
 from hyperprover.envs.equations.infix import to_pretty
-from hyperprover.envs.equations.node import ExprParseError, Node, parse_prefix, seed_prefix_str, subtree_at, variables
+from hyperprover.envs.equations.node import (
+    MAX_DEPTH,
+    ExprParseError,
+    Node,
+    parse_prefix,
+    seed_prefix_str,
+    subtree_at,
+    variables,
+)
 from hyperprover.envs.equations.numeric import fold_constants, fraction, invalid_reason, is_valid
 from hyperprover.envs.equations.rules import Rule, RuleError, assertion, match, transform
 
@@ -216,6 +224,9 @@ def apply_tactic(t: Tactic, concl: Node, hyps: frozenset[Node], checker: Trivial
     cands = (new, *side) if new is not None else side
     kept: list[Node] = []
     for g in cands:
+        if g.height > MAX_DEPTH:  # first: the checks below recurse through the tree
+            raise RuleError(TacticErrorKind.INVALID_CHILD, f"subgoal would nest {g.height} levels > {MAX_DEPTH}, "
+                            "the limit of expressions")
         if not is_valid(g):
             raise RuleError(TacticErrorKind.INVALID_CHILD, f"subgoal {to_pretty(g)} is invalid: {invalid_reason(g)}")
         if max_tokens and g.size > max_tokens:

@@ -1,10 +1,10 @@
 """`hyperprover check --env mm FILE.mm`, `hyperprover check --env mm --results eval_results.jsonl` and
 `hyperprover data --env mm`.
 
-check: reads the file (inclusions resolved relative to the including file), verifies every proof,
-prints the count, or the first error (label, step, reason); exit 0 when all proofs check, 1 on the
-first error, 2 on bad usage. Incomplete proofs (`?`) are listed and do not fail the check unless
-`--strict`.
+check: reads the file (an inclusion must lie inside the including file's folder, or a folder named
+with --allow-dir), verifies every proof, prints the count, or the first error (label, step, reason);
+exit 0 when all proofs check, 1 on the first error, 2 on bad usage. Incomplete proofs (`?`) are
+listed and do not fail the check unless `--strict`.
 
 check --results: the proofs of an evaluation are exported and verified by the C `metamath` program
 (c_check.py); one line per theorem (accepted/REJECTED) and a total; exit 0 when all are accepted,
@@ -42,6 +42,8 @@ def check_main(argv: Sequence[str]) -> int:
     p.add_argument("file", nargs="?", help="the .mm file")
     p.add_argument("--label", action="append", default=[], help="verify only this $p (repeatable)")
     p.add_argument("--strict", action="store_true", help="incomplete proofs ('?') are errors too")
+    p.add_argument("--allow-dir", action="append", default=[], help="a folder besides the including file's own "
+                   "that `$[ file $]` inclusions may read from (repeatable)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.add_argument("--results", default="", help="an eval_results.jsonl: export its proofs and run the C program")
     p.add_argument("--database", default=SET_MM, help="with --results: the database the eval used")
@@ -60,7 +62,7 @@ def check_main(argv: Sequence[str]) -> int:
         return _usage("hyperprover check", "the .mm file (or --results FILE) is required")
     t0 = time.perf_counter()
     try:
-        db = read_database(args.file)
+        db = read_database(args.file, args.allow_dir)
     except MMError as e:
         print(f"hyperprover check: {e}", file=sys.stderr)
         return 1
@@ -135,6 +137,11 @@ def data_main(argv: Sequence[str]) -> int:
     labels = env.splits.get(args.split)
     if args.limit:
         labels = labels[: args.limit]
+    from hyperprover.jsonl import repair_torn_line
+
+    torn = repair_torn_line(args.out)  # a killed run's half-written line would swallow the next step
+    if torn:
+        print(f"hyperprover data: warning: {torn}", file=sys.stderr)
     n = 0
     with open(args.out, "a") as f:
         for lab in labels:

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
 import re
+import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 KEYWORDS = frozenset({"$c", "$v", "$f", "$e", "$d", "$a", "$p", "${", "$}", "$[", "$]", "$=", "$.", "$(", "$)"})
 _LABEL_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 _MATH_RE = re.compile(r"[\x21-\x23\x25-\x7e]+")  # printable ASCII without '$'
 _LETTERS_RE = re.compile(r"[A-Z?]*")
+MAX_DATABASE_BYTES = 1 << 30  # a database and all its inclusions (set.mm is 41 MB)
+EXCERPT_CHARS = 80  # the most of the input an error message quotes
+PSEUDO_FILE_DIRS = ("/proc", "/sys")  # kernel files that pass for regular ones but lie about their size
 
 
 class MMError(Exception):
@@ -92,6 +97,7 @@ class Database:
     top_f: dict[str, Hyp] = field(default_factory=dict)  # $f hypotheses still active at the end
     top_vars: set[str] = field(default_factory=set)  # variables still active at the end
     files: tuple[str, ...] = ()  # every file read (the database and its inclusions), real paths
+    digests: tuple[str, ...] = ()  # the sha256 of each of `files`, of the bytes read
 
     @property
     def labels(self) -> list[str]:
@@ -136,40 +142,116 @@ def strip_comments(text: str, name: str) -> str:
     return " ".join(parts)
 
 
-def read_tokens(path: str, seen: set[str] | None = None) -> list[str]:
-    """Tokens of `path` with comments removed and `$[ file $]` inclusions spliced in; an included file
-    is resolved relative to the including file and read only once (later inclusions are ignored)."""
-    seen = set() if seen is None else seen
-    real = os.path.realpath(path)
-    if real in seen:
-        return []
-    seen.add(real)
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """At most `limit` characters of `text`, control characters escaped: all an error message may
+    quote of the input (a token can be a whole file, e.g. the NUL-separated /proc/self/environ)."""
+    short = "".join(c if c.isprintable() and c.isascii() else ascii(c)[1:-1] for c in text[:limit])
+    return short if len(text) <= limit else f"{short}... ({len(text)} characters)"
+
+
+def _q(text: str) -> str:
+    return f"'{excerpt(text)}'"
+
+
+def _inside(real: str, folder: str) -> bool:
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+class _Sources:
+    """The files of one database: reads them under the inclusion rules and keeps each one's sha256.
+
+    `$[ name $]` resolves in the folder of the including file (its real path, so a symlinked folder
+    cannot lead out) and must stay inside it or one of `allow_dirs`; only regular files are read (a
+    fifo would block, /dev/zero never ends, /proc files lie about their size), all together at most
+    MAX_DATABASE_BYTES; a file that includes itself or a file still being read is a cycle, while a
+    file included again after it was read is ignored, as the Metamath book says."""
+
+    def __init__(self, allow_dirs: Sequence[str] = ()) -> None:
+        self.allow_dirs = tuple(os.path.realpath(d) for d in allow_dirs)
+        self.digests: dict[str, str] = {}  # real path -> sha256 of the bytes read
+        self.stack: list[str] = []  # real paths of the files being read, the outermost first
+        self.budget = MAX_DATABASE_BYTES
+
+    def tokens(self, path: str, real: str, folder: str, asked: str) -> list[str]:
+        """Tokens of `path` with comments removed and inclusions (resolved in `folder`) spliced in. Errors
+        about the file itself name it as `asked` (the path given, or the `$[ $]` statement)."""
+        text = self.read(asked, real)
+        toks = strip_comments(text, path).split()
+        if "$[" not in toks and "$]" not in toks:
+            return toks
+        self.stack.append(real)
+        out: list[str] = []
+        i = 0
+        while i < len(toks):
+            t = toks[i]
+            if t == "$[":
+                if i + 2 >= len(toks) or toks[i + 2] != "$]":
+                    raise MMParseError(f"{path}: '$[' must be followed by one file name and '$]'")
+                out.extend(self.include(path, folder, toks[i + 1]))
+                i += 3
+            elif t == "$]":
+                raise MMParseError(f"{path}: '$]' without '$['")
+            else:
+                out.append(t)
+                i += 1
+        self.stack.pop()
+        return out
+
+    def include(self, includer: str, folder: str, name: str) -> list[str]:
+        where = f"{includer}: $[ {excerpt(name)} $]"
+        real = os.path.realpath(os.path.join(folder, name))
+        if not any(_inside(real, d) for d in (folder, *self.allow_dirs)):
+            raise MMParseError(f"{where} leads outside {folder}; an included file must be a relative path inside "
+                               "the including file's folder (read_database's allow_dirs can add folders)")
+        if real in self.stack:
+            cycle = " -> ".join([*self.stack[self.stack.index(real):], real])
+            raise MMParseError(f"{where}: inclusion cycle {cycle}; a file cannot include itself or its includer")
+        if real in self.digests:
+            return []  # read before: a second inclusion is ignored
+        return self.tokens(real, real, os.path.dirname(real), where)
+
+    def read(self, path: str, real: str) -> str:
+        data = read_regular_file(real, self.budget, path)
+        self.budget -= len(data)
+        self.digests[real] = hashlib.sha256(data).hexdigest()
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError as e:
+            raise MMParseError(f"{path}: non-ASCII byte at offset {e.start}; Metamath files are ASCII") from e
+        if "\r" in text:  # what reading in text mode did, so that line numbers of CR files stay the same
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text
+
+
+def read_regular_file(real: str, limit: int, name: str) -> bytes:
+    """The bytes of the regular file `real` (no device, fifo or folder), at most `limit` of them; else
+    MMParseError about `name`."""
+    if any(_inside(real, d) for d in PSEUDO_FILE_DIRS):
+        raise MMParseError(f"{name}: not a regular file (files under {', '.join(PSEUDO_FILE_DIRS)} are refused)")
     try:
-        with open(path, encoding="ascii", errors="strict") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        raise MMParseError(f"{path}: non-ASCII byte at offset {e.start}; Metamath files are ASCII") from e
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a fifo must not wait
     except OSError as e:
-        raise MMParseError(f"cannot read {path}: {e.strerror}") from e
-    toks = strip_comments(text, path).split()
-    if "$[" not in toks and "$]" not in toks:
-        return toks
-    out: list[str] = []
-    i = 0
-    base = os.path.dirname(path)
-    while i < len(toks):
-        t = toks[i]
-        if t == "$[":
-            if i + 2 >= len(toks) or toks[i + 2] != "$]":
-                raise MMParseError(f"{path}: '$[' must be followed by one file name and '$]'")
-            out.extend(read_tokens(os.path.join(base, toks[i + 1]), seen))
-            i += 3
-        elif t == "$]":
-            raise MMParseError(f"{path}: '$]' without '$['")
-        else:
-            out.append(t)
-            i += 1
-    return out
+        raise MMParseError(f"{name}: cannot read: {e.strerror}") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise MMParseError(f"{name}: not a regular file; a database is read only from regular files")
+        if st.st_size > limit:
+            raise MMParseError(f"{name}: the database and its inclusions exceed {MAX_DATABASE_BYTES} bytes "
+                               "(MAX_DATABASE_BYTES in database.py)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(st.st_size + 1)  # one byte more tells a file that grows while read
+    finally:
+        os.close(fd)
+    if len(data) != st.st_size:
+        raise MMParseError(f"{name}: the file changed while it was read; read it again")
+    return data
+
+
+def read_tokens(path: str, sources: _Sources | None = None) -> list[str]:
+    """Tokens of `path` with comments removed and `$[ file $]` inclusions spliced in (see _Sources)."""
+    src = sources if sources is not None else _Sources()
+    return src.tokens(path, os.path.realpath(path), os.path.realpath(os.path.dirname(path) or "."), path)
 
 
 class _Reader:
@@ -188,7 +270,7 @@ class _Reader:
         self.seq = 0
 
     def error(self, msg: str) -> MMParseError:
-        return MMParseError(f"{self.db.path}: {msg} (near {self.where})")
+        return MMParseError(f"{self.db.path}: {msg} (near {excerpt(self.where)})")
 
     def stmt_end(self, i: int, end: str = "$.") -> int:
         try:
@@ -204,33 +286,33 @@ class _Reader:
         if bad:
             tok = sorted(bad)[0]
             kind = "keyword" if tok.startswith("$") else "symbol"
-            raise self.error(f"{what}: {kind} '{tok}' is not an active constant or variable")
+            raise self.error(f"{what}: {kind} {_q(tok)} is not an active constant or variable")
         active_f = self.active_f
         untyped = [v for v in s if v not in active_f]
         if untyped:
-            raise self.error(f"{what}: variable '{sorted(untyped)[0]}' has no active $f hypothesis")
+            raise self.error(f"{what}: variable {_q(sorted(untyped)[0])} has no active $f hypothesis")
         return frozenset(s)
 
     def new_label(self, label: str) -> None:
         self.where = label
         if not _LABEL_RE.fullmatch(label):
             kind = "keyword" if label in KEYWORDS else "label"
-            raise self.error(f"bad {kind} '{label}' (labels use letters, digits, '-', '_', '.')")
+            raise self.error(f"bad {kind} {_q(label)} (labels use letters, digits, '-', '_', '.')")
         db = self.db
         if label in db.assertions or label in db.hyps:
-            raise self.error(f"label '{label}' is defined twice")
+            raise self.error(f"label {_q(label)} is defined twice")
         if label in db.constants or label in db.variables:
-            raise self.error(f"label '{label}' is also a math symbol")
+            raise self.error(f"label {_q(label)} is also a math symbol")
 
     def declare(self, syms: list[str], const: bool) -> None:
         db = self.db
         for s in syms:
             if not _MATH_RE.fullmatch(s):
-                raise self.error(f"bad math symbol '{s}' (printable ASCII without '$')")
+                raise self.error(f"bad math symbol {_q(s)} (printable ASCII without '$')")
             if s in db.constants or s in self.active_vars or (const and s in db.variables):
-                raise self.error(f"math symbol '{s}' is already declared")
+                raise self.error(f"math symbol {_q(s)} is already declared")
             if s in db.hyps or s in db.assertions:
-                raise self.error(f"math symbol '{s}' is also a label")
+                raise self.error(f"math symbol {_q(s)} is also a label")
             if const:
                 db.constants.add(s)
             else:
@@ -266,7 +348,7 @@ class _Reader:
                 self.add_dv([intern(x) for x in toks[i + 1 : j]])
                 i = j + 1
             elif t.startswith("$"):
-                raise self.error(f"unexpected keyword '{t}'")
+                raise self.error(f"unexpected keyword {_q(t)}")
             else:
                 self.new_label(t)
                 kw = toks[i + 1] if i + 1 < n else "end of file"
@@ -286,7 +368,7 @@ class _Reader:
                 elif kw == "$a":
                     self.add_assertion(t, "a", stmt, None)
                 else:
-                    raise self.error(f"label '{t}' must be followed by $f, $e, $a or $p, not '{kw}'")
+                    raise self.error(f"label {_q(t)} must be followed by $f, $e, $a or $p, not {_q(kw)}")
                 i = j + 1
         if len(self.undo) > 1:
             raise self.error(f"{len(self.undo) - 1} block(s) opened with '${{' are never closed")
@@ -309,10 +391,10 @@ class _Reader:
 
     def add_dv(self, vs: list[str]) -> None:
         if len(set(vs)) != len(vs):
-            raise self.error(f"$d {' '.join(vs)}: a variable is repeated")
+            raise self.error(f"$d {excerpt(' '.join(vs))}: a variable is repeated")
         for v in vs:
             if v not in self.active_vars:
-                raise self.error(f"$d: '{v}' is not an active variable")
+                raise self.error(f"$d: {_q(v)} is not an active variable")
         active_d, undo = self.active_d, self.undo[-1]
         vs.sort()
         for a, x in enumerate(vs):
@@ -323,14 +405,15 @@ class _Reader:
 
     def add_f(self, label: str, stmt: tuple[str, ...]) -> None:
         if len(stmt) != 2:
-            raise self.error(f"$f {label} must have exactly a typecode and a variable")
+            raise self.error(f"$f {excerpt(label)} must have exactly a typecode and a variable")
         tc, v = stmt
         if tc not in self.db.constants:
-            raise self.error(f"$f {label}: typecode '{tc}' is not a declared constant")
+            raise self.error(f"$f {excerpt(label)}: typecode {_q(tc)} is not a declared constant")
         if v not in self.active_vars:
-            raise self.error(f"$f {label}: '{v}' is not an active variable")
+            raise self.error(f"$f {excerpt(label)}: {_q(v)} is not an active variable")
         if v in self.active_f:
-            raise self.error(f"$f {label}: variable '{v}' already has an active $f ({self.active_f[v].label})")
+            other = excerpt(self.active_f[v].label)
+            raise self.error(f"$f {excerpt(label)}: variable {_q(v)} already has an active $f ({other})")
         h = Hyp(label, "f", stmt, self.seq)
         self.seq += 1
         self.db.hyps[label] = h
@@ -342,13 +425,13 @@ class _Reader:
 
     def typecode(self, label: str, stmt: tuple[str, ...]) -> None:
         if not stmt:
-            raise self.error(f"{label} has an empty statement (a typecode is required)")
+            raise self.error(f"{excerpt(label)} has an empty statement (a typecode is required)")
         if stmt[0] not in self.db.constants:
-            raise self.error(f"{label}: typecode '{stmt[0]}' is not a declared constant")
+            raise self.error(f"{excerpt(label)}: typecode {_q(stmt[0])} is not a declared constant")
 
     def add_e(self, label: str, stmt: tuple[str, ...]) -> None:
         self.typecode(label, stmt)
-        vs = self.check_symbols(stmt[1:], f"$e {label}")
+        vs = self.check_symbols(stmt[1:], f"$e {excerpt(label)}")
         h = Hyp(label, "e", stmt, self.seq)
         self.seq += 1
         self.db.hyps[label] = h
@@ -358,7 +441,7 @@ class _Reader:
 
     def add_assertion(self, label: str, kind: str, stmt: tuple[str, ...], proof: list[str] | None) -> None:
         self.typecode(label, stmt)
-        mand = set(self.check_symbols(stmt[1:], f"${kind} {label}"))
+        mand = set(self.check_symbols(stmt[1:], f"${kind} {excerpt(label)}"))
         for _, vs in self.active_e:
             mand |= vs
         hyps = [self.active_f[v] for v in mand]
@@ -378,12 +461,12 @@ class _Reader:
             try:
                 close = toks.index(")")
             except ValueError:
-                raise self.error(f"$p {label}: compressed proof has no ')'") from None
+                raise self.error(f"$p {excerpt(label)}: compressed proof has no ')'") from None
             labels = tuple(map(intern, toks[1:close]))
             letters = "".join(toks[close + 1 :])
             if not _LETTERS_RE.fullmatch(letters):
                 bad = re.sub(r"[A-Z?]", "", letters)[0]
-                raise self.error(f"$p {label}: character '{bad}' is not allowed in a compressed proof")
+                raise self.error(f"$p {excerpt(label)}: character {_q(bad)} is not allowed in a compressed proof")
             compressed = True
             named = labels
         else:
@@ -392,7 +475,7 @@ class _Reader:
             compressed = False
             named = tuple(set(labels))
         if not labels and not letters:
-            raise self.error(f"$p {label} has an empty proof (use '?' for an unknown proof)")
+            raise self.error(f"$p {excerpt(label)} has an empty proof (use '?' for an unknown proof)")
         extra: list[Hyp] = []
         error = ""
         for ref in sorted(set(named).difference(self.db.assertions)):  # hypotheses, bad references
@@ -401,10 +484,10 @@ class _Reader:
             h = self.active_hyp_labels.get(ref)
             if h is None:
                 where = "not active here" if ref in self.db.hyps else "not defined before this proof"
-                error = error or f"proof refers to '{ref}', which is {where}"
+                error = error or f"proof refers to {_q(ref)}, which is {where}"
             elif ref in mand:
                 if compressed:
-                    error = error or f"compressed proof lists mandatory hypothesis '{ref}' in its parentheses"
+                    error = error or f"compressed proof lists mandatory hypothesis {_q(ref)} in its parentheses"
             else:
                 extra.append(h)
         if compressed and len(set(labels)) != len(labels):
@@ -412,12 +495,14 @@ class _Reader:
         return Proof(compressed, labels, letters, tuple(extra), error)
 
 
-def read_database(path: str) -> Database:
-    """Read and check the syntax of a database (with its inclusions); raises MMParseError."""
-    seen: set[str] = set()
+def read_database(path: str, allow_dirs: Sequence[str] = ()) -> Database:
+    """Read and check the syntax of a database (with its inclusions); raises MMParseError. `allow_dirs`:
+    folders besides the including file's own that `$[ $]` may read from."""
+    src = _Sources(allow_dirs)
     with no_gc():
-        db = _Reader(path, read_tokens(path, seen)).run()
-    db.files = tuple(sorted(seen))
+        db = _Reader(path, read_tokens(path, src)).run()
+    db.files = tuple(sorted(src.digests))
+    db.digests = tuple(src.digests[f] for f in db.files)
     return db
 
 

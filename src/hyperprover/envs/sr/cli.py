@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperprover.config import ConfigError, help_text, load_config, opt, section
+from hyperprover.config import ConfigError, check_text_file, help_text, load_config, opt, section
 from hyperprover.envs.base import ProofError, ProofNode
 from hyperprover.envs.equations.expr import ExprParseError, parse_prefix, to_pretty
 from hyperprover.envs.sr import generator
 from hyperprover.envs.sr.config import SRConfig, validate
 from hyperprover.envs.sr.env import SREnv, SRGoal
 from hyperprover.envs.sr.numeric import PointSet, evaluate_points, values_match
+from hyperprover.jsonl import repair_torn_line
 
 SOURCES = ("data", "valid", "test", "bench")
 
@@ -69,6 +70,12 @@ def data_main(argv: Sequence[str]) -> int:
     except ConfigError as e:
         print(f"hyperprover data: {e}", file=sys.stderr)
         return 2
+    if Path(args.out).exists():
+        try:  # appending theorems to (and "repairing") a binary file would damage it
+            check_text_file(args.out, "--out")
+        except ConfigError as e:
+            print(f"hyperprover data: {e}; give a JSON-lines file or a new path", file=sys.stderr)
+            return 2
     if args.source == "data":
         probs = generator.problems(args.seed, args.sr, stream="data")
     elif args.source == "bench":
@@ -79,6 +86,9 @@ def data_main(argv: Sequence[str]) -> int:
         probs = iter(generator.fixed_split(args.source, args.n, args.sr))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    torn = repair_torn_line(out)  # a killed run's half-written line would swallow the next theorem
+    if torn:
+        print(f"hyperprover data: warning: {torn}", file=sys.stderr)
     written = 0
     with out.open("a") as f, tqdm(total=args.n, desc="sr data", unit="thm", file=sys.stderr) as bar:
         for problem in probs:
@@ -113,6 +123,23 @@ def check_record(env: SREnv, rec: Any) -> None:
     env.check_proof(node)
 
 
+def check_line(env: SREnv, line: str) -> str | None:
+    """None when the record of one line re-checks, else `(label): why`. Never raises: one bad record must
+    not stop the check of the others."""
+    label = "?"
+    try:
+        rec = json.loads(line)
+        label = rec.get("label", "?") if isinstance(rec, dict) else "?"
+        check_record(env, rec)
+    except (ProofError, ValueError, ExprParseError, KeyError, TypeError) as e:
+        return f"({label}): {type(e).__name__}: {e}"
+    except RecursionError:  # JSON nested deeper than Python recurses
+        return f"({label}): the record is nested too deeply to check"
+    except Exception as e:  # noqa: BLE001 - reported as this record's failure, whatever it is
+        return f"({label}): {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return None
+
+
 def check_main(argv: Sequence[str]) -> int:
     if "--help" in argv or "-h" in argv:
         print(help_text(CheckArgs, "check --env sr [FILE]", "Re-verify every proof of an SR JSON-lines file."))
@@ -130,20 +157,26 @@ def check_main(argv: Sequence[str]) -> int:
     except ConfigError as e:
         print(f"hyperprover check: {e}", file=sys.stderr)
         return 2
+    try:
+        check_text_file(args.file)
+    except ConfigError as e:
+        print(f"hyperprover check: {e}; give a JSON-lines file written by `hyperprover data --env sr`",
+              file=sys.stderr)
+        return 2
     env = SREnv(args.sr)
     total, failures = 0, []
-    with open(args.file) as f:
+    # a corrupt byte spoils only its own record, which then fails to parse
+    with open(args.file, errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             total += 1
-            label = "?"
-            try:
-                rec = json.loads(line)
-                label = rec.get("label", "?") if isinstance(rec, dict) else "?"
-                check_record(env, rec)
-            except (ProofError, ValueError, ExprParseError, KeyError, TypeError) as e:
-                failures.append(f"line {lineno} ({label}): {type(e).__name__}: {e}")
+            error = check_line(env, line)
+            if error is not None:
+                failures.append(f"line {lineno} {error}")
+    if not total:
+        print(f"hyperprover check: {args.file} holds no proof (no record in it)", file=sys.stderr)
+        return 2
     print(f"{total - len(failures)}/{total} proofs check")
     for msg in failures[: args.show]:
         print("  " + msg)

@@ -29,6 +29,7 @@ from hyperprover.envs.base import (
     Theorem,
 )
 from hyperprover.envs.equations.expr import (
+    MAX_DEPTH,
     ExprParseError,
     Int,
     Node,
@@ -134,6 +135,9 @@ class SREnv:
         if new.size > self.cfg.max_expr_len:
             return TacticError(TacticErrorKind.INVALID_CHILD, f"the new expression has {new.size} tokens, more "
                                f"than max_expr_len={self.cfg.max_expr_len}")
+        if new.height > MAX_DEPTH:  # before evaluating it: evaluation recurses through the tree
+            return TacticError(TacticErrorKind.INVALID_CHILD, f"the new expression nests {new.height} levels, more "
+                               f"than {MAX_DEPTH}, the limit of expressions")
         values = evaluate_points(new, goal.points)
         if not all_finite(values):
             x = first_undefined(values, goal.points)
