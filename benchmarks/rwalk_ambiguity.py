@@ -16,7 +16,7 @@ import argparse
 import random
 import statistics
 
-from hyperprover.envs.equations.generators import PositionIndex, context
+from hyperprover.envs.equations.gencontext import PositionIndex, context
 from hyperprover.envs.equations.rwalk import random_walk
 from hyperprover.envs.equations.sampler import GenConfig
 

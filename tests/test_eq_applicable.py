@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hyperprover.envs.base import ProofNode, TacticErrorKind
-from hyperprover.envs.equations.env import EquationsEnv, make_env
+from hyperprover.envs.equations.env import EquationsEnv
 from hyperprover.envs.equations.generators import generate
 from hyperprover.envs.equations.rules import RuleError, assertion, find_matches
+from hyperprover.envs.equations.splits import make_env
 from hyperprover.envs.equations.tactics import ASSERT, TRANSFORM
 from hyperprover.model.expander import TransformerExpander, load_expander
 from hyperprover.search.expander import DecodingConfig

@@ -187,7 +187,9 @@ def test_assert_tactic_builder_and_theorems_split_error() -> None:
     r = ENV.apply(goal("x0 < x0 + 2"), t)
     assert r.children == (goal("x0 < x0 + 1"), goal("x0 + 1 <= x0 + 2"))
     with pytest.raises(ValueError, match="unknown equations split"):
-        ENV.theorems("train")
+        make_env("eq").theorems("train")
+    with pytest.raises(ValueError, match="no theorem source"):  # a bare env: theorems come from make_env
+        ENV.theorems("identities")
 
 
 # ---------------------------------------------------------------- tactics never lose truth (property test)

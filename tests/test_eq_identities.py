@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hyperprover.envs.base import split_theorems
-from hyperprover.envs.equations.env import EqGoal, make_env
+from hyperprover.envs.equations.env import EqGoal
 from hyperprover.envs.equations.expr import Node, bin, evaluate, holds, ops, variables
 from hyperprover.envs.equations.identities import identity_texts, load_identities
 from hyperprover.envs.equations.library import dataset
+from hyperprover.envs.equations.splits import make_env
 
 INVERSE_FUNCS = {"asin", "acos", "atan", "asinh", "acosh", "atanh"}
 

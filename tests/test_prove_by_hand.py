@@ -4,7 +4,7 @@ import pytest
 
 from hyperprover.cli import main
 from hyperprover.envs.base import ProofError, ProofNode
-from hyperprover.envs.equations.env import make_env
+from hyperprover.envs.equations.splits import make_env
 from hyperprover.evaluation.by_hand import run_by_hand
 
 COMMUTE = "<TRANFORM_RULE> T||(A_*_B)|(B_*_A) <RULE_FORWARD> <PREFIX_{}>"

@@ -19,10 +19,10 @@ from hyperprover.envs.equations.expr import (
     un,
 )
 from hyperprover.envs.sr.env import SREnv, SRGoal, start_goal
-from hyperprover.envs.sr.env import make_env as make_sr_env
 from hyperprover.envs.sr.generator import random_expr
 from hyperprover.envs.sr.numeric import PointSet, evaluate_array, evaluate_points
 from hyperprover.envs.sr.rules import GROW_RULE, RULES, START_RULE, WRAP_RULE, tactic_text
+from hyperprover.envs.sr.splits import make_env as make_sr_env
 
 ENV = SREnv()
 X = Var("x0")
@@ -272,7 +272,9 @@ def test_env_factory_and_registry():
         make_sr_env(n_pointz=3)
     assert ENV.tactic_from_tokens(ENV.tactic_tokens("T||A|sin(A) <PREFIX_0>")) == "T||A|sin(A) <PREFIX_0>"
     with pytest.raises(ValueError, match="unknown split"):
-        ENV.theorems("nope")
+        make_sr_env().theorems("nope")
+    with pytest.raises(ValueError, match="no theorem source"):  # a bare env: theorems come from make_env
+        ENV.theorems("valid")
 
 
 def test_subtrees_of_a_grown_goal_are_addressable():

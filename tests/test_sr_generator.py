@@ -14,8 +14,9 @@ from hyperprover.envs.sr.data import seq2seq_examples, split_examples, vocabular
 from hyperprover.envs.sr.env import SREnv, SRGoal
 from hyperprover.envs.sr.numeric import evaluate_array, simplify
 from hyperprover.envs.sr.rules import START_RULE
+from hyperprover.envs.sr.splits import make_env
 
-ENV = SREnv()
+ENV = make_env()
 
 
 def only_child(res) -> SRGoal:
@@ -74,7 +75,7 @@ def test_valid_and_test_splits():
     assert [t.label for t in valid[:3]] == ["sr_valid:0", "sr_valid:1", "sr_valid:2"]
     assert len({t.label for t in valid}) == 1000 and {t.split for t in valid} == {"valid"}
     assert [t.meta["target"] for t in valid[:50]] != [t.meta["target"] for t in test[:50]]
-    again = SREnv().theorems("valid")
+    again = make_env().theorems("valid")
     assert [t.goal.key for t in again] == [t.goal.key for t in valid]
     for th in valid[:: 10]:
         assert isinstance(th.goal, SRGoal) and th.goal.expr.prefix_str() == "+ 0"
@@ -87,7 +88,7 @@ def test_valid_and_test_splits():
 
 
 def test_train_split_is_a_finite_sample():
-    env = SREnv(SRConfig(n_train_theorems=30))
+    env = make_env(SRConfig(n_train_theorems=30))
     th = env.theorems("train")
     assert len(th) == 30 and len({t.label for t in th}) == 30
 

@@ -134,10 +134,11 @@ class BackwardEnv(Protocol):
 
 EnvFactory = Callable[..., BackwardEnv]
 _REGISTRY: dict[str, tuple[str, str]] = {
-    # name -> (module, factory function); imported lazily so that `hyperprover --help` stays fast
-    "eq": ("hyperprover.envs.equations.env", "make_env"),
+    # name -> (module, factory function); imported lazily so that `hyperprover --help` stays fast. The eq and
+    # sr factories live with the theorem splits, which are built on the env module and wired into it there
+    "eq": ("hyperprover.envs.equations.splits", "make_env"),
     "mm": ("hyperprover.envs.metamath.env", "make_env"),
-    "sr": ("hyperprover.envs.sr.env", "make_env"),
+    "sr": ("hyperprover.envs.sr.splits", "make_env"),
 }
 
 

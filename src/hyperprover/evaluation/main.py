@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hyperprover.config import ConfigError, help_text, load_config, opt
+from hyperprover.config import ConfigError, help_text, load_config, opt, read_text_file
 from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem, split_theorems
 from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, check_expander, open_env
 from hyperprover.evaluation.results import (
@@ -70,10 +70,7 @@ def attempt_record(env: BackwardEnv, rec: ProofRecord, attempt: int, params: dic
 
 
 def read_theorems_file(env: BackwardEnv, path: str) -> list[Theorem]:
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as e:
-        raise ConfigError(f"--theorems_file {path}: {e.strerror}") from None
+    lines = read_text_file(path, "--theorems_file").splitlines()
     out = []
     for i, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].strip()

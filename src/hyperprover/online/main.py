@@ -23,7 +23,8 @@ from typing import Any
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
 from hyperprover.envs.base import split_theorems
 from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
-from hyperprover.experiment import Experiment, setup_experiment
+from hyperprover.experiment import Experiment, check_run_names, setup_experiment
+from hyperprover.jsonl import repair_torn_line
 from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
 from hyperprover.online.hyperopt import SearchParamsSampler
@@ -74,6 +75,9 @@ class Controller:
         self.sampler = SplitSampler(self.labels, props, cfg.label_sampler, seed=cfg.seed)
         self.hyperopt = SearchParamsSampler(cfg.hyperopt, cfg.hyperopt_param_str, seed=cfg.seed)
         self.results_path = exp.path / "mcts_results.jsonl"
+        torn = repair_torn_line(self.results_path)  # a killed run's last line: never glue a record onto it
+        if torn:
+            self.log.warning(torn)
         previous = read_results(self.results_path)
         self.next_id = 1 + max((int(r["job_id"]) for r in previous), default=0)
         # attempts per (split, label): the attempt number seeds a search and its sampling, so repeated attempts
@@ -312,6 +316,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         cfg = load_config(OnlineConfig, argv, PRESETS)
         check_online_config(cfg)
+        check_run_names(cfg)
         check_inputs(cfg)
     except ConfigError as e:
         print(f"hyperprover online: {e}", file=sys.stderr)

@@ -157,7 +157,7 @@ def check_main(argv: Sequence[str]) -> int:
             return 2
     from tqdm import tqdm
 
-    from hyperprover.envs.equations.env import make_env
+    from hyperprover.envs.equations.splits import make_env
 
     envs: dict[str, Any] = {args.dataset: make_env(dataset=args.dataset)}
     total, ok = 0, 0
@@ -200,7 +200,7 @@ def check_record(line: str, envs: dict[str, Any], default_dataset: str) -> tuple
     Never raises: one bad record must not stop the check of the others."""
     from hyperprover.envs.base import ProofError
     from hyperprover.envs.equations.data import RecordError, theorem_from_line
-    from hyperprover.envs.equations.env import make_env
+    from hyperprover.envs.equations.splits import make_env
 
     label = ""
     try:

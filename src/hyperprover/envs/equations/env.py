@@ -1,4 +1,9 @@
-"""The Equations environment behind the `BackwardEnv` protocol: goals, tactics, theorems, proof checking."""
+"""The Equations environment behind the `BackwardEnv` protocol: goals, tactics, theorems, proof checking.
+
+The theorems of a split come from a theorem source given to the env: the identities benchmark and the
+generated splits are built on this module, so it does not import them; `make_env` in splits.py (the
+env registry's factory) gives the env `splits.theorems`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import functools
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from hyperprover.envs.base import (
@@ -35,8 +40,9 @@ from hyperprover.envs.equations.tactics import (
     transform_tactic,
 )
 
-__all__ = ["EqGoal", "EquationsEnv", "make_env", "transform_tactic", "assert_tactic"]
+__all__ = ["EqGoal", "EquationsEnv", "transform_tactic", "assert_tactic"]
 _GOAL_VAR = re.compile(r"x\d+\Z")
+TheoremSource = Callable[[str, EquationsConfig], list[Theorem]]  # (split, config) -> the split's theorems
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,8 +175,9 @@ class EquationsEnv:
 
     name = "eq"
 
-    def __init__(self, cfg: EquationsConfig | None = None) -> None:
+    def __init__(self, cfg: EquationsConfig | None = None, theorem_source: TheoremSource | None = None) -> None:
         self.cfg = cfg or EquationsConfig()
+        self.theorem_source = theorem_source
         self.rules: tuple[Rule, ...] = rules_for_dataset(self.cfg.dataset)
         self.rule_map: dict[str, Rule] = {r.name: r for r in self.rules}
         self.checker = TrivialChecker(self.rules)
@@ -229,15 +236,10 @@ class EquationsEnv:
         return EqGoal(conclusion, tuple(hyps))
 
     def theorems(self, split: str) -> list[Theorem]:
-        if split == "identities":
-            from hyperprover.envs.equations.identities import load_identities
-
-            return load_identities(include_dropped=False)
-        if split in ("valid", "test"):
-            from hyperprover.envs.equations.generators import fixed_split
-
-            return fixed_split(split, cfg=self.cfg)  # type: ignore[no-any-return]
-        raise ValueError(f"unknown equations split {split!r}; choose identities, valid or test")
+        if self.theorem_source is None:
+            raise ValueError(f"equations split {split!r}: this env has no theorem source; build it with "
+                             "make_env (hyperprover.envs.equations.splits)")
+        return self.theorem_source(split, self.cfg)
 
     def transform_tactic(self, rule: Rule, forward: bool, pos: int, subst: Mapping[str, Node] | None = None) -> str:
         return transform_tactic(rule, forward, pos, subst)
@@ -279,17 +281,3 @@ class EquationsEnv:
                 raise ProofError(f"{where}: children do not match the tactic's subgoals"
                                  f" (unproved: {missing or 'none'}; not produced: {extra or 'none'})")
             stack.extend((c, produced[c.goal.key]) for c in reversed(node.children))  # type: ignore[attr-defined]
-
-
-def make_env(**kwargs: Any) -> EquationsEnv:
-    """`make_env(dataset=..., cfg=EquationsConfig(...))`: keyword overrides of the config fields."""
-    cfg = kwargs.pop("cfg", None) or EquationsConfig()
-    known = {f.name for f in fields(EquationsConfig)}
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise ValueError(f"unknown equations env option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    if kwargs:
-        from dataclasses import replace
-
-        cfg = replace(cfg, **kwargs)
-    return EquationsEnv(cfg)

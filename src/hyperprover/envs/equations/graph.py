@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from hyperprover.envs.base import ProofNode
 from hyperprover.envs.equations.env import EqGoal, assert_tactic, transform_tactic
-from hyperprover.envs.equations.generators import GenContext, GenerationError, PositionIndex, goal_len, replay
+from hyperprover.envs.equations.gencontext import GenContext, GenerationError, PositionIndex, goal_len, replay
 from hyperprover.envs.equations.node import Node, substitute, variables
 from hyperprover.envs.equations.numeric import is_valid
 from hyperprover.envs.equations.rules import Rule, match

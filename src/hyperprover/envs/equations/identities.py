@@ -15,6 +15,8 @@ import functools
 from dataclasses import dataclass
 
 from hyperprover.envs.base import Theorem
+from hyperprover.envs.equations.env import EqGoal
+from hyperprover.envs.equations.expr import ExprParseError, parse_infix
 
 SPLIT = "identities"
 
@@ -257,9 +259,6 @@ def _label_name(concl: str) -> str:
 
 @functools.cache
 def _all_theorems() -> tuple[Theorem, ...]:
-    from hyperprover.envs.equations.env import EqGoal
-    from hyperprover.envs.equations.expr import ExprParseError, parse_infix
-
     texts = identity_texts()
     kept = [t for t in texts if not t.dropped]
     dropped = [t for t in texts if t.dropped]

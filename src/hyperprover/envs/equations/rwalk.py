@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hyperprover.envs.base import ProofNode
 from hyperprover.envs.equations.env import EqGoal, transform_tactic
-from hyperprover.envs.equations.generators import GenContext, GenerationError, PositionIndex, goal_len, replay
+from hyperprover.envs.equations.gencontext import GenContext, GenerationError, PositionIndex, goal_len, replay
 from hyperprover.envs.equations.node import Node
 from hyperprover.envs.equations.numeric import is_valid
 from hyperprover.envs.equations.rules import Rule

@@ -1,21 +1,19 @@
 """Proofs between the two worlds: human proofs -> backward (goal, tactic) steps, and proof trees found
-by search -> Metamath proofs (normal, compressed, and as a `.mm` snippet the C program can check)."""
+by search -> Metamath proofs (normal, compressed, and as a `.mm` snippet the C program can check).
+
+The normal form (`to_metamath`, `MMProof`) is what `MetamathEnv.check_proof` verifies, so it lives in
+env.py and is re-exported here; this module builds on the env, never the reverse."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from dataclasses import dataclass
 
 from hyperprover.envs.base import ProofError, ProofNode
 from hyperprover.envs.metamath import compressed
-from hyperprover.envs.metamath.database import Assertion, Hyp, Proof
-from hyperprover.envs.metamath.env import Context, MetamathEnv, MMGoal, _Fail, format_tactic, parse_tactic
-from hyperprover.envs.metamath.verify import Node, VerifyError, substitute
-
-# proof trees of set.mm are a few hundred steps deep and syntax proofs nest inside them
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-
+from hyperprover.envs.metamath.database import Assertion, Hyp
+from hyperprover.envs.metamath.env import MetamathEnv, MMGoal, MMProof, _Fail, format_tactic
+from hyperprover.envs.metamath.env import to_metamath as to_metamath  # re-exported: it is the env's proof check
+from hyperprover.envs.metamath.verify import Node
 
 # ---- human proofs -> backward steps ---------------------------------------------------------------
 
@@ -94,98 +92,6 @@ def replay(env: MetamathEnv, label: str, steps: list[tuple[MMGoal, str]] | None 
         return node
 
     return build(env.theorem_goal(label), 0)
-
-
-# ---- proof trees -> Metamath proofs ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class MMProof:
-    """A found proof in Metamath form: `labels` is the normal (reverse Polish) proof of `goal` under
-    the mandatory hypotheses `hyps` (in the order a verifier pops them), with the `$f` hypotheses of
-    dummy variables `extra_hyps` and the `$d` pairs `dvs` (the theorem's and those on dummies)."""
-
-    goal: MMGoal
-    labels: tuple[str, ...]
-    hyps: tuple[Hyp, ...]
-    extra_hyps: tuple[Hyp, ...]
-    dvs: frozenset[tuple[str, str]]
-
-    def assertion(self, label: str = "") -> Assertion:
-        ctx = self.goal.ctx
-        proof = Proof(False, self.labels, "", self.extra_hyps)
-        return Assertion(label or ctx.theorem or "goal", "p", ctx.limit, self.goal.stmt, self.hyps,
-                         frozenset(), self.dvs, proof)
-
-
-def _mandatory_hyps(env: MetamathEnv, ctx: Context) -> tuple[Hyp, ...]:
-    if ctx.theorem:
-        return env.db.assertions[ctx.theorem].hyps
-    fh = [env.db.hyps[lab] for _, lab in ctx.fhyps]
-    big = 1 + max((h.seq for h in env.db.hyps.values()), default=0)
-    return tuple(fh) + tuple(Hyp(lab, "e", s, big + i) for i, (lab, s) in enumerate(ctx.hyps))
-
-
-def to_metamath(env: MetamathEnv, proof: ProofNode, verify: bool = True) -> MMProof:
-    """The normal Metamath proof of a proof tree found in `env`; with `verify`, checked by the verifier
-    (database order included). Raises ProofError naming the failing step."""
-    root = proof.goal
-    if not isinstance(root, MMGoal):
-        raise ProofError(f"not a Metamath goal: {type(root).__name__}")
-    ctx, db = root.ctx, env.db
-    fhyp_of = dict(ctx.fhyps)
-    extra: dict[str, Hyp] = {}
-    dummy_dvs: set[tuple[str, str]] = set()
-    out: list[str] = []
-
-    def fhyp(var: str) -> str:
-        lab = fhyp_of.get(var)
-        if lab is None:
-            h = db.var_hyps[var]
-            extra[h.label] = h
-            lab = h.label
-        return lab
-
-    def emit(node: ProofNode, path: str) -> None:
-        g = node.goal
-        if not isinstance(g, MMGoal) or g.ctx is not ctx and g.ctx.header != ctx.header:
-            raise ProofError(f"step {path}: goal is not in the context of the root goal")
-        try:
-            label, subs = parse_tactic(node.tactic)
-            step = env.instantiate(g, label, subs)
-        except _Fail as e:
-            raise ProofError(f"step {path}: tactic {node.tactic!r}: {e}") from None
-        got = {c.key for c in step.children}
-        kids = {c.goal.key: c for c in node.children}
-        if got != set(kids):
-            raise ProofError(f"step {path}: tactic {node.tactic!r} leaves {len(got)} subgoal(s) but the tree "
-                             f"has {len(kids)} different one(s)")
-        a = step.assertion
-        if a is None:
-            out.append(label)
-            return
-        dummy_dvs.update(step.dummy_dvs)
-        for h in a.hyps:
-            if h.kind == "f":
-                env.parser(step.subst[h.stmt[1]], ctx.limit).syntax_proof(h.stmt[0], fhyp, out=out)
-                continue
-            s = substitute(h.stmt, step.subst)
-            hyp = ctx.hyp_stmts.get(s)
-            if hyp is not None:
-                out.append(hyp)
-            else:
-                emit(kids[MMGoal(ctx, s).key], f"{path}.{len(out)}")
-        out.append(a.label)
-
-    emit(proof, "1")
-    mm = MMProof(root, tuple(out), _mandatory_hyps(env, ctx), tuple(extra.values()),
-                 frozenset(ctx.dvs | dummy_dvs))
-    if verify:
-        try:
-            if not env.verifier.verify(mm.assertion()):
-                raise ProofError("the converted proof is incomplete")
-        except VerifyError as e:
-            raise ProofError(f"Metamath proof rejected by the verifier: {e}") from None
-    return mm
 
 
 # ---- compression and .mm export -------------------------------------------------------------------------

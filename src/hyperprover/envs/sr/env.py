@@ -4,14 +4,16 @@ A goal is the current expression f with the point set; its values f(x_i) are com
 built and must be finite. A tactic rewrites f (see rules.py) and gives one child goal, or none when the
 new values match the targets (np.isclose, rtol 1e-5, atol 1e-8). Proofs are chains from f = 0.
 Goal tokens: `<GOAL> prefix(f)` then per point `<SUBST> float(x) float(y) float(f(x))`, then `</GOAL>`.
+The theorems of a split come from a theorem source given to the env: the generator and the benchmark are
+built on this module, so it does not import them; `make_env` in splits.py (the env registry's factory)
+gives the env `splits.theorems`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -51,7 +53,7 @@ from hyperprover.envs.sr.numeric import (
 )
 from hyperprover.envs.sr.rules import SUBST, apply_tactic, parse_tactic
 
-SPLITS = ("train", "valid", "test", "bench")
+TheoremSource = Callable[[str, SRConfig], list[Theorem]]  # (split, config) -> the split's theorems
 GOAL_OPEN, GOAL_CLOSE = "<GOAL>", "</GOAL>"
 
 
@@ -106,8 +108,9 @@ class SREnv:
 
     name = "sr"
 
-    def __init__(self, cfg: SRConfig | None = None) -> None:
+    def __init__(self, cfg: SRConfig | None = None, theorem_source: TheoremSource | None = None) -> None:
         self.cfg = cfg or SRConfig()
+        self.theorem_source = theorem_source
 
     # ------------------------------------------------------------ tactics
 
@@ -224,17 +227,10 @@ class SREnv:
     # ------------------------------------------------------------ theorems and proofs
 
     def theorems(self, split: str) -> list[Theorem]:
-        from hyperprover.envs.sr import benchmark, generator
-
-        if split == "bench":
-            return benchmark.bench_theorems(self.cfg)
-        if split in ("valid", "test"):
-            return [p.theorem(split) for p in generator.fixed_split(split, cfg=self.cfg)]
-        if split == "train":
-            probs = generator.take(generator.problems(self.cfg.train_seed, self.cfg, stream="train"),
-                                   self.cfg.n_train_theorems)
-            return [p.theorem("train") for p in probs]
-        raise ValueError(f"sr env: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        if self.theorem_source is None:
+            raise ValueError(f"sr split {split!r}: this env has no theorem source; build it with make_env "
+                             "(hyperprover.envs.sr.splits)")
+        return self.theorem_source(split, self.cfg)
 
     def check_proof(self, proof: ProofNode) -> None:
         """Replay the chain (or tree) from scratch: goal values are recomputed, every tactic re-applied, and
@@ -263,14 +259,3 @@ class SREnv:
                 raise ProofError(f"step {step}: tactic {node.tactic!r} on f(x0) = {to_pretty(goal.expr)} {what}, "
                                  f"but the proof claims {len(claimed)} other child goal(s)")
             stack.extend(reversed(node.children))
-
-
-def make_env(cfg: SRConfig | None = None, **overrides: Any) -> SREnv:
-    """The `sr` env; keyword overrides are SRConfig fields (`make_env(n_points=10)`)."""
-    if overrides:
-        known = {f.name for f in dataclasses.fields(SRConfig)}
-        bad = sorted(set(overrides) - known)
-        if bad:
-            raise ValueError(f"sr env: unknown option(s) {', '.join(bad)}; options are {', '.join(sorted(known))}")
-        cfg = dataclasses.replace(cfg or SRConfig(), **overrides)
-    return SREnv(cfg)

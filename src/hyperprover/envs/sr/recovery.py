@@ -25,6 +25,7 @@ from hyperprover.envs.equations.expr import Node, parse_prefix, to_pretty
 from hyperprover.envs.sr.env import SREnv, SRGoal
 from hyperprover.envs.sr.numeric import evaluate_array, values_match
 from hyperprover.envs.sr.rules import apply_tactic, parse_tactic
+from hyperprover.envs.sr.splits import make_env
 from hyperprover.evaluation.results import AttemptRecord, ResultsFile, first_proved
 
 DENSE_POINTS = 2000
@@ -107,7 +108,7 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--split", default="valid", help="the split the eval ran on (valid, test, bench)")
     ap.add_argument("--examples", type=int, default=5, help="recovered expressions to print")
     args = ap.parse_args(argv)
-    env = SREnv()
+    env = make_env()
     records = ResultsFile(Path(args.results)).read()
     labels = list(dict.fromkeys(r.label for r in records))
     found = recovered(env, env.theorems(args.split), records)
