@@ -7,11 +7,12 @@ the subgoals (none = the goal is closed) or a typed error.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 
 @runtime_checkable
@@ -183,3 +184,18 @@ def split_theorems(env: BackwardEnv, split: str) -> list[Theorem]:
         raise ValueError(f"bad fold {split!r}: write split%n=k or split%n!=k with n >= 2 and 0 <= k < n")
     keep = m["op"] == "="
     return [t for i, t in enumerate(env.theorems(m["split"])) if (i % n == k) == keep]
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def env_config(name: str, cfg: ConfigT, overrides: dict[str, Any]) -> ConfigT:
+    """`cfg` with keyword overrides of its fields (what every env's `make_env(**overrides)` takes); an unknown
+    option is a ValueError that lists the known ones."""
+    if not overrides:
+        return cfg
+    known = {f.name for f in dataclasses.fields(cfg)}  # type: ignore[arg-type]
+    bad = sorted(set(overrides) - known)
+    if bad:
+        raise ValueError(f"{name} env: unknown option(s) {', '.join(bad)}; options are {', '.join(sorted(known))}")
+    return dataclasses.replace(cfg, **overrides)  # type: ignore[type-var]

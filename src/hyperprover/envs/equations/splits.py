@@ -7,10 +7,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
 from typing import Any
 
-from hyperprover.envs.base import Theorem
+from hyperprover.envs.base import Theorem, env_config
 from hyperprover.envs.equations.config import EquationsConfig
 from hyperprover.envs.equations.env import EquationsEnv
 from hyperprover.envs.equations.generators import fixed_split
@@ -29,10 +28,4 @@ def theorems(split: str, cfg: EquationsConfig) -> list[Theorem]:
 def make_env(**kwargs: Any) -> EquationsEnv:
     """`make_env(dataset=..., cfg=EquationsConfig(...))`: keyword overrides of the config fields."""
     cfg = kwargs.pop("cfg", None) or EquationsConfig()
-    known = {f.name for f in fields(EquationsConfig)}
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise ValueError(f"unknown equations env option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    if kwargs:
-        cfg = replace(cfg, **kwargs)
-    return EquationsEnv(cfg, theorem_source=theorems)
+    return EquationsEnv(env_config("eq", cfg, kwargs), theorem_source=theorems)

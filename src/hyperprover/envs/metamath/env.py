@@ -22,7 +22,6 @@ and runs the verifier on it; proofs.py builds on it for human-proof steps, compr
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from hyperprover.envs.base import (
     TacticErrorKind,
     TacticResult,
     Theorem,
+    env_config,
 )
 from hyperprover.envs.metamath.applicable import ConclusionIndex
 from hyperprover.envs.metamath.config import MetamathConfig
@@ -533,10 +533,4 @@ def _as_goal(goal: Goal) -> MMGoal:
 
 def make_env(cfg: MetamathConfig | None = None, db: Database | None = None, **overrides: Any) -> MetamathEnv:
     """The `mm` env; keyword overrides are MetamathConfig fields (`make_env(database="demo0.mm")`)."""
-    if overrides:
-        known = {f.name for f in dataclasses.fields(MetamathConfig)}
-        bad = sorted(set(overrides) - known)
-        if bad:
-            raise ValueError(f"mm env: unknown option(s) {', '.join(bad)}; options are {', '.join(sorted(known))}")
-        cfg = dataclasses.replace(cfg or MetamathConfig(), **overrides)
-    return MetamathEnv(cfg or MetamathConfig(), db)
+    return MetamathEnv(env_config("mm", cfg or MetamathConfig(), overrides), db)

@@ -7,10 +7,9 @@ its theorem source.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from hyperprover.envs.base import Theorem
+from hyperprover.envs.base import Theorem, env_config
 from hyperprover.envs.sr import benchmark, generator
 from hyperprover.envs.sr.config import SRConfig
 from hyperprover.envs.sr.env import SREnv
@@ -32,10 +31,4 @@ def theorems(split: str, cfg: SRConfig) -> list[Theorem]:
 
 def make_env(cfg: SRConfig | None = None, **overrides: Any) -> SREnv:
     """The `sr` env; keyword overrides are SRConfig fields (`make_env(n_points=10)`)."""
-    if overrides:
-        known = {f.name for f in dataclasses.fields(SRConfig)}
-        bad = sorted(set(overrides) - known)
-        if bad:
-            raise ValueError(f"sr env: unknown option(s) {', '.join(bad)}; options are {', '.join(sorted(known))}")
-        cfg = dataclasses.replace(cfg or SRConfig(), **overrides)
-    return SREnv(cfg, theorem_source=theorems)
+    return SREnv(env_config("sr", cfg or SRConfig(), overrides), theorem_source=theorems)
