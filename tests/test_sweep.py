@@ -84,3 +84,13 @@ def test_submitit_local_executor(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1 and "1/2 jobs succeeded; failed: 2" in out
     assert list((tmp_path / "sub").glob("*_log.out"))  # submitit kept each job's log
+
+
+def test_jobs_picks_from_the_listing(tmp_path, capsys):
+    p = write(tmp_path, {"command": ["train"], "model.enc_n_layers": [1, 2, 3]})
+    assert main([str(p), "--dry_run", "1", "--dump_path", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()[:-1]
+    assert main([str(p), "--dry_run", "1", "--dump_path", str(tmp_path), "--jobs", "3,1"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == [listed[2], listed[0], "2 jobs"]
+    with pytest.raises(ConfigError, match="between 1 and 3"):
+        main([str(p), "--dry_run", "1", "--dump_path", str(tmp_path), "--jobs", "4"])

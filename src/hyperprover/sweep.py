@@ -51,6 +51,7 @@ class SweepConfig:
     dump_path: str = opt("./dumped", "root folder of the jobs' experiment folders")
     exp_name: str = opt("", "experiment name of every job (default: the sweep file's name)")
     max_jobs: int = opt(0, "run at most this many jobs (0: all)", min=0)
+    jobs: str = opt("", "run only these jobs, by number in the --dry_run listing (e.g. 2 or 1,3; empty: all)")
     slurm: SlurmConfig = section(SlurmConfig, "SLURM options (launcher slurm)")
 
 
@@ -227,6 +228,16 @@ def launch_submitit(argvs: list[list[str]], cfg: SweepConfig, folder: Path, wait
     return 1 if failed else 0
 
 
+def pick_jobs(text: str, n: int) -> list[int]:
+    """ "1,3" -> [0, 2]: 1-based job numbers of the --dry_run listing, checked against the n jobs."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if not part.isdigit() or not 1 <= int(part) <= n:
+            raise ConfigError(f"--jobs {text}: {part!r} is not a job number between 1 and {n} (see --dry_run true)")
+        out.append(int(part) - 1)
+    return out
+
+
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
     if not args or args[0] in ("-h", "--help"):
@@ -240,6 +251,9 @@ def main(argv: Sequence[str]) -> int:
     known = field_table(schema[0]) if schema else None
     argvs = [job_argv(job, cfg, name, known) for job in jobs]
     check_jobs(path, jobs, argvs)  # all of them, --max_jobs or not: the file is wrong either way
+    if cfg.jobs:
+        picked = pick_jobs(cfg.jobs, len(jobs))
+        jobs, argvs = [jobs[i] for i in picked], [argvs[i] for i in picked]
     if cfg.max_jobs:
         jobs, argvs = jobs[: cfg.max_jobs], argvs[: cfg.max_jobs]
     if cfg.dry_run:
