@@ -103,8 +103,10 @@ class _Formatter(logging.Formatter):
         return f"{head} - " + msg.replace("\n", "\n" + " " * (len(head) + 3))
 
 
-def create_logger(path: Path | None, name: str = "hyperprover", stderr: bool = True) -> logging.Logger:
-    """A logger writing to `path` (appending, so a resumed run keeps its history) and to stderr."""
+def create_logger(path: Path | None, name: str = "hyperprover", stderr: bool = True,
+                  stderr_level: int = logging.INFO) -> logging.Logger:
+    """A logger writing to `path` (appending, so a resumed run keeps its history) and to stderr (messages of
+    `stderr_level` and above)."""
     logger = logging.getLogger(name)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
@@ -120,7 +122,7 @@ def create_logger(path: Path | None, name: str = "hyperprover", stderr: bool = T
         logger.addHandler(fh)
     if stderr:
         sh = logging.StreamHandler(sys.stderr)
-        sh.setLevel(logging.INFO)
+        sh.setLevel(stderr_level)
         sh.setFormatter(fmt)
         logger.addHandler(sh)
     return logger

@@ -36,8 +36,11 @@ SCHEMAS: dict[str, tuple[str, str | None]] = {
 @dataclass
 class SlurmConfig:
     partition: str = opt("", "SLURM partition (empty: the cluster default)")
-    gpus_per_node: int = opt(1, "GPUs per job", min=0)
-    cpus_per_task: int = opt(10, "CPU cores per job", min=1)
+    gpus_per_node: int = opt(1, "GPUs per node of a job", min=0)
+    nodes: int = opt(1, "nodes per job (several: data-parallel train jobs only)", min=1)
+    tasks_per_node: int = opt(1, "processes per node, each given SLURM's rank variables; train jobs run data-"
+                                 "parallel over them (set it to gpus_per_node: one process per GPU)", min=1)
+    cpus_per_task: int = opt(10, "CPU cores per process", min=1)
     mem_gb: int = opt(0, "memory per job in GB (0: the cluster default)", min=0)
     timeout_min: int = opt(4320, "wall-clock limit per job in minutes", min=1)
     constraint: str = opt("", "SLURM --constraint (e.g. a GPU type)")
@@ -201,16 +204,22 @@ def make_executor(cfg: SweepConfig, folder: Path) -> Any:
         executor.update_parameters(timeout_min=cfg.slurm.timeout_min)
         return executor
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    params: dict[str, Any] = {"timeout_min": cfg.slurm.timeout_min, "gpus_per_node": cfg.slurm.gpus_per_node,
-                              "cpus_per_task": cfg.slurm.cpus_per_task, "nodes": 1, "tasks_per_node": 1}
-    if cfg.slurm.partition:
-        params["slurm_partition"] = cfg.slurm.partition
-    if cfg.slurm.mem_gb:
-        params["mem_gb"] = cfg.slurm.mem_gb
-    if cfg.slurm.constraint:
-        params["slurm_constraint"] = cfg.slurm.constraint
-    executor.update_parameters(**params)
+    executor.update_parameters(**slurm_parameters(cfg.slurm))
     return executor
+
+
+def slurm_parameters(slurm: SlurmConfig) -> dict[str, Any]:
+    """submitit's AutoExecutor parameters of a SLURM job."""
+    params: dict[str, Any] = {"timeout_min": slurm.timeout_min, "gpus_per_node": slurm.gpus_per_node,
+                              "cpus_per_task": slurm.cpus_per_task, "nodes": slurm.nodes,
+                              "tasks_per_node": slurm.tasks_per_node}
+    if slurm.partition:
+        params["slurm_partition"] = slurm.partition
+    if slurm.mem_gb:
+        params["mem_gb"] = slurm.mem_gb
+    if slurm.constraint:
+        params["slurm_constraint"] = slurm.constraint
+    return params
 
 
 def launch_submitit(argvs: list[list[str]], cfg: SweepConfig, folder: Path, wait: bool) -> int:
@@ -226,6 +235,19 @@ def launch_submitit(argvs: list[list[str]], cfg: SweepConfig, folder: Path, wait
     print(f"{len(codes) - len(failed)}/{len(codes)} jobs succeeded" +
           (f"; failed: {', '.join(map(str, failed))}" if failed else ""))
     return 1 if failed else 0
+
+
+def check_processes(cfg: SweepConfig, jobs: Sequence[Job]) -> None:
+    """Several processes per job are SLURM tasks that `hyperprover train` joins into one data-parallel run;
+    any other command (or launcher) would run N copies of the same job into the same folder."""
+    if cfg.slurm.nodes * cfg.slurm.tasks_per_node == 1:
+        return
+    shown = f"--slurm.nodes {cfg.slurm.nodes} --slurm.tasks_per_node {cfg.slurm.tasks_per_node}"
+    if cfg.launcher != "slurm":
+        raise ConfigError(f"{shown}: several processes per job need --launcher slurm")
+    other = sorted({job.command for job in jobs} - {"train"})
+    if other:
+        raise ConfigError(f"{shown}: only train jobs run data-parallel, not {', '.join(other)}; use one task per job")
 
 
 def pick_jobs(text: str, n: int) -> list[int]:
@@ -251,6 +273,7 @@ def main(argv: Sequence[str]) -> int:
     known = field_table(schema[0]) if schema else None
     argvs = [job_argv(job, cfg, name, known) for job in jobs]
     check_jobs(path, jobs, argvs)  # all of them, --max_jobs or not: the file is wrong either way
+    check_processes(cfg, jobs)
     if cfg.jobs:
         picked = pick_jobs(cfg.jobs, len(jobs))
         jobs, argvs = [jobs[i] for i in picked], [argvs[i] for i in picked]

@@ -51,7 +51,8 @@ class TrainConfig(RunConfig):
     clip_grad_norm: float = opt(1.0, "clip the global gradient L2 norm (0: off)", min=0.0)
     accumulate_gradients: int = opt(1, "batches per optimizer step (gradients summed)", min=1)
     label_smoothing_eps: float = opt(0.0, "label smoothing of token losses", min=0.0, max=1.0)
-    epoch_size: int = opt(100000, "sequences per epoch (counted over trained batches)", min=1)
+    epoch_size: int = opt(100000, "sequences per epoch (counted over trained batches, of all data-parallel "
+                                  "processes)", min=1)
     max_epoch: int = opt(100000, "stop after this many epochs", min=1)
     max_time_min: float = opt(0.0, "stop at the first epoch end after this many minutes of training, resumes "
                                    "included (0: off)", min=0.0)

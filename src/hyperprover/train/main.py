@@ -3,6 +3,7 @@
     hyperprover train --tasks latex_mass --latex.data_dir DIR --validation_metrics _valid-latex_mass-tok-ppl
     hyperprover train --tasks eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok --no_train eq_critic_rwalk_seq2seqtok
     hyperprover train --config sweeps/... (or `hyperprover sweep sweeps/supervised_eq_local.json`)
+    torchrun --nproc_per_node 8 -m hyperprover.cli train ...   (data-parallel: train/distributed.py)
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from collections.abc import Sequence
 import torch
 
 from hyperprover.config import ConfigError, help_text, load_config
-from hyperprover.experiment import check_run_names, setup_experiment
+from hyperprover.experiment import check_run_names
 from hyperprover.model.checkpoint import CheckpointError
 from hyperprover.model.dictionary import DictionaryError
 from hyperprover.train.config import PRESETS, TrainConfig, task_weights
+from hyperprover.train.distributed import (
+    SINGLE,
+    Dist,
+    init_distributed,
+    main_first,
+    setup_ranked_experiment,
+    shutdown,
+)
 from hyperprover.train.latex import CorpusError
 from hyperprover.train.metrics import parse_metric, parse_stopping
 from hyperprover.train.optim import parse_optimizer
@@ -42,34 +51,33 @@ def check_config(cfg: TrainConfig) -> None:
             parse_metric(m, "validation_metrics")
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no GPU is visible; use --device cpu")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     if any(a in ("-h", "--help") for a in argv):
         print(help_text(TrainConfig, "train", DESCRIPTION, PRESETS))
         return 0
+    dist = SINGLE
     try:
         cfg = load_config(TrainConfig, argv, PRESETS)
         check_run_names(cfg)
         check_config(cfg)
-        device = pick_device(cfg.device)
-        exp = setup_experiment(cfg, "train", argv=argv, defining=TRAIN_DEFINING)
+        dist, device = init_distributed(cfg.device)
+        return _train(cfg, argv, dist, device)
     except ConfigError as e:
         print(f"hyperprover train: {e}", file=sys.stderr)
         return 2
+    finally:
+        shutdown(dist)
+
+
+def _train(cfg: TrainConfig, argv: list[str], dist: Dist, device: torch.device) -> int:
+    exp = setup_ranked_experiment(cfg, "train", dist, argv=argv, defining=TRAIN_DEFINING)
     if cfg.cpu_threads > 0:
         torch.set_num_threads(cfg.cpu_threads)
     torch.manual_seed(cfg.seed)
     try:
-        tasks = {name: make_task(name, cfg) for name in task_weights(cfg)[0]}
-        trainer = Trainer(cfg, exp, tasks, device)
+        tasks = main_first(lambda: {name: make_task(name, cfg) for name in task_weights(cfg)[0]}, dist, "the tasks")
+        trainer = Trainer(cfg, exp, tasks, device, dist=dist)
         counters = trainer.run()
     except (ConfigError, TaskError, CheckpointError, ReloadError, CorpusError, DictionaryError) as e:
         exp.logger.error(str(e))

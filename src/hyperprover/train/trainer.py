@@ -4,6 +4,9 @@ with a schedule, evaluations every `eval_freq` epochs, best models, stopping cri
 
 An epoch is `epoch_size` *real* sequences of trained batches (the original counted batch.size per step
 whatever the batch held); it always ends on an optimizer update when accumulating gradients.
+
+Data-parallel runs (train/distributed.py): the model is wrapped in DistributedDataParallel, each rank draws
+its own batches (seeds offset by rank), and the sequences of an epoch are counted over all ranks.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from hyperprover.config import flatten, to_dict
@@ -32,6 +37,7 @@ from hyperprover.model.dictionary import SPECIAL_WORDS, Dictionary
 from hyperprover.model.transformer import Seq2SeqTransformer, count_parameters
 from hyperprover.train.batching import Batch, TaskBatches, eval_batches
 from hyperprover.train.config import TrainConfig, split_list, task_weights
+from hyperprover.train.distributed import SINGLE, Dist, all_sum, all_true, broadcast, gather
 from hyperprover.train.metrics import (
     Tracker,
     evaluate_batches,
@@ -122,6 +128,35 @@ def check_model_options(state: dict[str, Any], cfg: TrainConfig, path: Path) -> 
         raise options_differ(path, {k: was[k] for k in differ}, {k: now[k] for k in differ})
 
 
+def data_seed(base: int, task: str, epoch: int, rank: int = 0) -> int:
+    """The seed of a task's training stream in an epoch, on a rank. The epoch is part of it so that a resumed
+    run does not replay the data it already saw, the rank so that data-parallel ranks see different data
+    (rank 0 keeps the single-process seed: a run on one process is unchanged)."""
+    key = f"{base}/{task}/{epoch}" + (f"/rank{rank}" if rank else "")
+    return zlib.crc32(key.encode()) % (2**31)
+
+
+class LossModule(nn.Module):
+    """The model with its loss as `forward(batch)`: DistributedDataParallel synchronises gradients only of
+    what runs through its own forward, and the critic loss calls encode/critic_logits, not model.forward."""
+
+    def __init__(self, model: Seq2SeqTransformer, dico: Dictionary, eps: float) -> None:
+        super().__init__()
+        self.model, self.dico, self.eps = model, dico, eps
+
+    def forward(self, batch: Batch) -> Tensor:
+        return forward_loss(self.model, batch, self.dico, self.eps)[0]
+
+
+@dataclass
+class StepStats:
+    """One training batch summed over the ranks: its loss (the mean of the ranks'), sequences and tokens."""
+
+    loss: float
+    n_seqs: int
+    n_tokens: int
+
+
 @dataclass
 class Counters:
     epoch: int = 0  # completed epochs
@@ -134,10 +169,11 @@ class Counters:
 class Trainer:
     def __init__(self, cfg: TrainConfig, exp: Experiment, tasks: dict[str, Task], device: torch.device,
                  init_state: dict[str, Any] | None = None,
-                 on_epoch_end: Callable[[Trainer], None] | None = None) -> None:
+                 on_epoch_end: Callable[[Trainer], None] | None = None, dist: Dist = SINGLE) -> None:
         """`init_state`: a loaded checkpoint whose model AND dictionary this run starts from (online training:
-        provers and trainer must share one vocabulary); `on_epoch_end` runs after each epoch's checkpoint."""
-        self.cfg, self.exp, self.tasks, self.device = cfg, exp, tasks, device
+        provers and trainer must share one vocabulary); `on_epoch_end` runs after each epoch's checkpoint
+        (on rank 0); `dist`: this process's rank in data-parallel training (the process group is set up)."""
+        self.cfg, self.exp, self.tasks, self.device, self.dist = cfg, exp, tasks, device, dist
         self.on_epoch_end = on_epoch_end
         self.log = exp.logger
         _, self.trained, self.weights = task_weights(cfg)
@@ -154,11 +190,12 @@ class Trainer:
             self.model, self.dico = model_from_state(start, device)
             self.dims = ModelDims.from_dict(start["model_dims"])
         else:
-            self.dico = build_dictionary(tasks, cfg, self.log)
+            self.dico = self._shared_dictionary()
             self.dims = resolve(cfg.model, len(self.dico), self.dico.pad)
             self.model = Seq2SeqTransformer(self.dims).to(device)
             if cfg.reload_model:
                 reload_weights(self.model, self.dico, cfg.reload_model, self.log)
+        self.net = self._wrap(LossModule(self.model, self.dico, cfg.label_smoothing_eps))
         self.spec = parse_optimizer(cfg.optimizer)
         self.opt, self.schedule = build_optimizer(self.model.parameters(), self.spec)
         cuda = device.type == "cuda"
@@ -168,9 +205,45 @@ class Trainer:
             self._restore(state)
         self.log.info(f"model: {count_parameters(self.model) / 1e6:.2f}M parameters, {self.dims}")
         self._eval_sets: dict[tuple[str, str], list[Batch]] = {}
+        self._check_ranks_agree()
+
+    # ---------------------------------------------------------------- data parallelism
+    def _shared_dictionary(self) -> Dictionary:
+        """Built by rank 0 alone and sent to the others: every rank must map words to the same ids, and
+        sampling `vocab_samples` records once is enough."""
+        dico = build_dictionary(self.tasks, self.cfg, self.log) if self.dist.is_main else None
+        state = broadcast(dico.state() if dico is not None else None, self.dist)
+        assert state is not None
+        return dico if dico is not None else Dictionary.from_state(state)
+
+    def _wrap(self, net: LossModule) -> nn.Module:
+        if not self.dist.enabled:
+            return net
+        # DDP starts every rank from rank 0's weights (it broadcasts them), whatever each rank initialised
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        wrapped = DistributedDataParallel(net, device_ids=ids)
+        if self.dist.rank:  # dropout masks of their own on the other ranks (rank 0 draws as a single process)
+            torch.manual_seed(self.cfg.seed + 7919 * self.dist.rank)
+        return wrapped
+
+    def _check_ranks_agree(self) -> None:
+        """Every rank must start from the same folder and point of training (rank 0's checkpoint): a rank
+        that cannot see rank 0's folder (no shared file system) would train from scratch and desynchronise."""
+        if not self.dist.enabled:
+            return
+        c = self.counters
+        starts = gather((str(self.exp.path), c.epoch, c.n_iter, c.n_updates), self.dist)
+        if any(s != starts[0] for s in starts):
+            shown = "; ".join(f"rank {r}: {s[0]} at epoch {s[1]}, {s[3]} updates" for r, s in enumerate(starts))
+            raise CheckpointError(f"ranks start from different points ({shown}); every rank must see rank 0's "
+                                  "run folder (a shared file system)")
+        self.log.info(f"all {self.dist.world_size} ranks start at epoch {c.epoch}, {c.n_iter} iterations, "
+                      f"{c.n_updates} updates")
 
     # ---------------------------------------------------------------- checkpoints
     def _save(self, path: Path) -> None:
+        if not self.dist.is_main:
+            return  # rank 0 alone writes the run folder; the weights are the same on every rank
         save_checkpoint(path, self.model, self.dico, self.dims, optimizer=self.opt.state_dict(),
                         scaler=self.scaler.state_dict(), counters=dataclasses.asdict(self.counters),
                         tracker=self.tracker.state(), params=to_dict(self.cfg))
@@ -193,8 +266,7 @@ class Trainer:
         pool = 500 if self.cfg.debug.debug else self.cfg.batch.collate_queue_size
         out: dict[str, Iterator[Batch]] = {}
         for name in self.trained:
-            # the epoch is part of the seed so that a resumed run does not replay the data it already saw
-            seed = zlib.crc32(f"{self.cfg.env_base_seed}/{name}/{self.counters.epoch}".encode()) % (2**31)
+            seed = data_seed(self.cfg.env_base_seed, name, self.counters.epoch, self.dist.rank)
             ds = TaskBatches(self.tasks[name], self.dico, self.cfg.batch, seed, pool)
             loader = DataLoader(ds, batch_size=None, num_workers=self.cfg.num_workers,
                                 persistent_workers=self.cfg.num_workers > 0,
@@ -215,35 +287,61 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast("cuda", dtype=self.amp_dtype)
 
-    def _step(self, batch: Batch) -> float:
-        self.model.train()
-        with self._autocast():
-            loss, _ = forward_loss(self.model, batch, self.dico, self.cfg.label_smoothing_eps)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            self.log.warning(f"non-finite loss {value} at iteration {self.counters.n_iter}; batch skipped")
-            self.opt.zero_grad(set_to_none=True)
-            return value
-        self.scaler.scale(loss).backward()
-        if (self.counters.n_iter + 1) % self.cfg.accumulate_gradients == 0:
-            self.scaler.unscale_(self.opt)
-            clip = self.cfg.clip_grad_norm if self.cfg.clip_grad_norm > 0 else math.inf
-            norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
-            if not math.isfinite(norm) and not self.scaler.is_enabled():
-                # one such update turns every weight into NaN (clipping by a non-finite norm spreads it). Seen
-                # with bf16 on an H100 after a finite loss, ~1 update in 240 (cause not pinned down; SDPA's
-                # memory-efficient backward with a mask is known for it, pytorch/pytorch#119320). An fp16
-                # GradScaler skips these steps itself.
-                self.log.warning(f"non-finite gradient norm {norm} at iteration {self.counters.n_iter}; "
-                                 "update skipped")
+    def _sync(self, final: bool) -> contextlib.AbstractContextManager[object]:
+        # the micro-batches before the last of an update only accumulate: all-reducing them would be wasted
+        if final or not isinstance(self.net, DistributedDataParallel):
+            return contextlib.nullcontext()
+        return self.net.no_sync()
+
+    def _step(self, batch: Batch) -> StepStats:
+        self.net.train()
+        final = (self.counters.n_iter + 1) % self.cfg.accumulate_gradients == 0
+        with self._sync(final):  # forward and backward: DDP decides in forward whether backward all-reduces
+            with self._autocast():
+                loss = self.net(batch)
+            stats, n_bad = self._share(float(loss.detach()), batch)
+            if n_bad:
+                value = f"{float(loss.detach())}" + (f" here, non-finite on {n_bad} of {self.dist.world_size} ranks"
+                                                     if self.dist.enabled else "")
+                self.log.warning(f"non-finite loss {value} at iteration {self.counters.n_iter}; batch skipped")
                 self.opt.zero_grad(set_to_none=True)
-                return value
-            set_lr(self.opt, self.schedule(self.counters.n_updates))
-            self.scaler.step(self.opt)
-            self.scaler.update()
+                return stats
+            self.scaler.scale(loss).backward()
+        if final:
+            self._update()
+        return stats
+
+    def _share(self, loss: float, batch: Batch) -> tuple[StepStats, int]:
+        """The batch's numbers summed over the ranks, in one small all-reduce: the epoch then ends on the same
+        batch on every rank, and a non-finite loss on any rank skips the batch on all of them (a rank that
+        skipped backward would leave the others waiting in theirs). Returns (stats, ranks with a bad loss)."""
+        finite = math.isfinite(loss)
+        n_good, total, seqs, tokens = all_sum([float(finite), loss if finite else 0.0, batch.n_seqs,
+                                               batch.n_tokens], self.dist, self.device)
+        n_bad = self.dist.world_size - round(n_good)
+        mean = total / self.dist.world_size if n_bad == 0 else math.nan
+        return StepStats(mean, round(seqs), round(tokens)), n_bad
+
+    def _update(self) -> None:
+        self.scaler.unscale_(self.opt)
+        clip = self.cfg.clip_grad_norm if self.cfg.clip_grad_norm > 0 else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        # gradients are all-reduced, so the ranks' norms agree; the vote makes sure they skip together
+        finite = all_true(math.isfinite(norm), self.dist, self.device)
+        if not finite and not self.scaler.is_enabled():
+            # one such update turns every weight into NaN (clipping by a non-finite norm spreads it). Seen
+            # with bf16 on an H100 after a finite loss, ~1 update in 240 (cause not pinned down; SDPA's
+            # memory-efficient backward with a mask is known for it, pytorch/pytorch#119320). An fp16
+            # GradScaler skips these steps itself.
+            value = f"{norm}" + (" here, non-finite on some rank" if self.dist.enabled else "")
+            self.log.warning(f"non-finite gradient norm {value} at iteration {self.counters.n_iter}; update skipped")
             self.opt.zero_grad(set_to_none=True)
-            self.counters.n_updates += 1
-        return value
+            return
+        set_lr(self.opt, self.schedule(self.counters.n_updates))
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.opt.zero_grad(set_to_none=True)
+        self.counters.n_updates += 1
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self) -> dict[str, Any]:
@@ -261,15 +359,28 @@ class Trainer:
         return scores
 
     # ---------------------------------------------------------------- loop
+    def _evaluate_on_main(self) -> dict[str, Any]:
+        """Rank 0 evaluates on the full sets (the figures of a single process) while the others wait; every
+        rank gets the scores, so that all trackers (best values, stopping counter) stay the same."""
+        scores = self.evaluate() if self.dist.is_main else None
+        scores = broadcast(scores, self.dist)
+        assert scores is not None
+        return scores
+
+    def _out_of_time(self) -> bool:
+        # rank 0's clock decides for all: ranks measuring either side of the limit would part ways
+        c, limit = self.counters, self.cfg.max_time_min
+        return broadcast(bool(limit) and c.train_seconds > 60 * limit, self.dist)
+
     def run(self) -> Counters:
         cfg, c = self.cfg, self.counters
         if not self.trained:
-            self.exp.metrics.log(self.evaluate(), c.n_iter)
+            self.exp.metrics.log(self._evaluate_on_main(), c.n_iter)
             return c
         loaders = self._loaders()
         mark = time.time()
         while c.epoch < cfg.max_epoch:
-            if cfg.max_time_min and c.train_seconds > 60 * cfg.max_time_min:
+            if self._out_of_time():
                 self.log.info(f"--max_time_min {cfg.max_time_min} reached ({c.train_seconds / 60:.1f} min), stopping")
                 break
             rng = random.Random(zlib.crc32(f"{cfg.seed}/tasks/{c.epoch}".encode()))
@@ -280,11 +391,11 @@ class Trainer:
                 t0 = time.perf_counter()
                 batch = next(loaders[name]).to(self.device)
                 t1 = time.perf_counter()
-                loss = self._step(batch)
-                window.add(name, loss, batch, t1 - t0, time.perf_counter() - t1)
+                stats = self._step(batch)
+                window.add(name, stats, t1 - t0, time.perf_counter() - t1)
                 c.n_iter += 1
-                n_seq += batch.n_seqs
-                c.n_sequences += batch.n_seqs
+                n_seq += stats.n_seqs
+                c.n_sequences += stats.n_seqs
                 if c.n_iter % cfg.log_network_stats_freq == 0:
                     self._log_progress(window, n_seq)
                     window = _Window()
@@ -293,7 +404,7 @@ class Trainer:
             c.train_seconds, mark = c.train_seconds + now - mark, now
             stop = False
             if c.epoch % cfg.eval_freq == 0:
-                scores = self.evaluate()
+                scores = self._evaluate_on_main()
                 self.exp.metrics.log(scores, c.n_iter)
                 for name in self.tracker.improved(scores):
                     self._save(self.exp.path / f"best-{name}.pth")
@@ -301,7 +412,7 @@ class Trainer:
                 stop = self.tracker.should_stop(scores)
             self._save(self.exp.checkpoint_path)
             self.log.info(f"saved {self.exp.checkpoint_path} (epoch {c.epoch}, {c.n_iter} iterations)")
-            if self.on_epoch_end is not None:
+            if self.on_epoch_end is not None and self.dist.is_main:
                 self.on_epoch_end(self)
             if stop:
                 self.log.info(f"stopping criterion {cfg.stopping_criterion}: no improvement in "
@@ -343,10 +454,10 @@ class _Window:
         self.seqs = self.tokens = 0
         self.data_s = self.step_s = 0.0
 
-    def add(self, task: str, loss: float, batch: Batch, data_s: float, step_s: float) -> None:
-        if math.isfinite(loss):
-            self.losses[task].append(loss)
-        self.seqs += batch.n_seqs
-        self.tokens += batch.n_tokens
+    def add(self, task: str, step: StepStats, data_s: float, step_s: float) -> None:
+        if math.isfinite(step.loss):
+            self.losses[task].append(step.loss)
+        self.seqs += step.n_seqs
+        self.tokens += step.n_tokens
         self.data_s += data_s
         self.step_s += step_s
