@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from hyperprover.cli import main
-from hyperprover.config import ConfigError, load_config
+from hyperprover.config import ConfigError, load_config, to_dict
 from hyperprover.evaluation.results import ResultsFile, part_times
 from hyperprover.experiment import RunConfig, dump_dir, setup_experiment
 from hyperprover.jsonl import repair_torn_line
@@ -270,3 +270,22 @@ def test_online_controller_repairs_a_torn_results_line(tmp_path: Path) -> None:
     with open(path, "a") as f:
         f.write('{"job_id": 3, "label": "c", "split": "s", "proved": false}\n')
     assert [r["job_id"] for r in read_results(path)] == [1, 3]
+
+
+def test_a_checkpoint_path_matches_written_relative_or_absolute(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray runs give their actors absolute paths: a folder recorded with the relative path is the same run."""
+    from hyperprover.evaluation.main import EvalConfig
+    from hyperprover.experiment import absolute_paths, check_same_run
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    rel = EvalConfig(reload_model="models/m.pth", dump_path="dumped")
+    (tmp_path / "run" / "params.json").write_text(json.dumps({**json.loads(json.dumps(to_dict(rel))),
+                                                              "command": "eval"}))
+    absolute_paths(rel)
+    assert rel.reload_model == str(tmp_path / "models" / "m.pth") and rel.dump_path == str(tmp_path / "dumped")
+    check_same_run(tmp_path / "run", rel, "eval", defining=("reload_model",))
+    other = EvalConfig(reload_model="models/other.pth")
+    with pytest.raises(ConfigError, match="reload_model"):
+        check_same_run(tmp_path / "run", other, "eval", defining=("reload_model",))

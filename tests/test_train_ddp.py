@@ -196,7 +196,11 @@ def test_launch_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert launch_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}) == SINGLE  # one task: no process group
     # the second task of a `srun --ntasks 2` step: submitit turns SLURM's variables into torchrun's
     slurm = {"SLURM_JOB_ID": "77", "SLURM_PROCID": "1", "SLURM_LOCALID": "1", "SLURM_NTASKS": "2",
-             "SLURM_JOB_NUM_NODES": "1", "SLURM_NODEID": "0", "SLURM_JOB_NODELIST": "node7"}
+             "SLURM_JOB_NUM_NODES": "1", "SLURM_NODEID": "0", "SLURM_JOB_NODELIST": "node7", "SLURM_STEP_ID": "0"}
+    # the batch script of a two-task job is no rank: a bare `hyperprover train` there runs alone
+    for batch in ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2",
+                                                               "SLURM_STEP_ID": "4294967294"}):
+        assert launch_env(batch) == SINGLE
     if importlib.util.find_spec("submitit") is not None:
         monkeypatch.setattr(os, "environ", dict(slurm))
         assert launch_env() == Dist(1, 2, 1)
@@ -204,7 +208,7 @@ def test_launch_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # a SLURM step of several tasks without submitit says how to launch instead
     monkeypatch.setitem(sys.modules, "submitit.helpers", None)
     with pytest.raises(ConfigError, match="torchrun --nproc_per_node"):
-        launch_env({"SLURM_PROCID": "1", "SLURM_NTASKS": "2"})
+        launch_env({"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_STEP_ID": "0"})
 
 
 # ------------------------------------------------------------------------------------- torchrun end to end
@@ -283,3 +287,8 @@ def test_sweep_slurm_processes(tmp_path: Path) -> None:
         check_processes(cfg, load_sweep(tmp_path / "s.json"))
     with pytest.raises(ConfigError, match="need --launcher slurm"):
         check_processes(SweepConfig(launcher="local", slurm=cfg.slurm), [])
+    cfg.slurm.gpus_per_node = 1  # eight tasks would all train on cuda:0
+    with pytest.raises(ConfigError, match="one GPU per task"):
+        check_processes(cfg, [])
+    cfg.slurm.gpus_per_node = 0  # CPU tasks
+    check_processes(cfg, [])

@@ -236,9 +236,26 @@ def check_same_run(path: Path, cfg: RunConfig, command: str, defining: Sequence[
     now = flatten(to_dict(cfg))
     keys = [k for k in table if _defines(k, defining, ignored)]
     # through JSON, as the record went, so that e.g. a float reads back equal
-    differ = [k for k in keys if recorded.get(k, table[k].default) != json.loads(json.dumps(now[k]))]
+    differ = [k for k in keys if not _same_value(k, recorded.get(k, table[k].default), json.loads(json.dumps(now[k])))]
     if differ:
         raise options_differ(path, {k: recorded.get(k, table[k].default) for k in differ}, {k: now[k] for k in differ})
+
+
+PATH_OPTIONS = ("reload_model", "theorems_file")  # the same file whether written relative or absolute
+
+
+def _same_value(key: str, old: Any, new: Any) -> bool:
+    if key.rsplit(".", 1)[-1] in PATH_OPTIONS and isinstance(old, str) and isinstance(new, str) and old and new:
+        return os.path.realpath(old) == os.path.realpath(new)
+    return bool(old == new)
+
+
+def absolute_paths(cfg: Any) -> None:
+    """Ray actors do not run in the driver's working folder (on other nodes, nor always on this one): give
+    them the run folder and the checkpoint as absolute paths."""
+    cfg.dump_path = os.path.abspath(cfg.dump_path)
+    if getattr(cfg, "reload_model", ""):
+        cfg.reload_model = os.path.abspath(cfg.reload_model)
 
 
 def options_differ(path: Path, old: dict[str, Any], new: dict[str, Any]) -> ConfigError:

@@ -248,6 +248,9 @@ def check_processes(cfg: SweepConfig, jobs: Sequence[Job]) -> None:
     other = sorted({job.command for job in jobs} - {"train"})
     if other:
         raise ConfigError(f"{shown}: only train jobs run data-parallel, not {', '.join(other)}; use one task per job")
+    if 0 < cfg.slurm.gpus_per_node < cfg.slurm.tasks_per_node:
+        raise ConfigError(f"{shown} with --slurm.gpus_per_node {cfg.slurm.gpus_per_node}: one GPU per task, so ask "
+                          f"for --slurm.gpus_per_node {cfg.slurm.tasks_per_node} (or 0 to train on CPUs)")
 
 
 def pick_jobs(text: str, n: int) -> list[int]:

@@ -30,6 +30,7 @@ from hyperprover.evaluation.results import (
 from hyperprover.experiment import (
     Experiment,
     RunConfig,
+    absolute_paths,
     check_run_names,
     check_same_run,
     dump_dir,
@@ -122,6 +123,8 @@ def main(argv: Sequence[str]) -> int:
         print(help_text(EvalConfig, "eval", __doc__ or "", PRESETS))
         return 0
     cfg = load_config(EvalConfig, argv, PRESETS)
+    if cfg.n_provers > 0:
+        absolute_paths(cfg)
     check_run_names(cfg)
     # a folder of other results is refused before a model is loaded (setup_experiment checks it again)
     check_same_run(dump_dir(cfg), cfg, "eval", EVAL_DEFINING, EVAL_IGNORED)

@@ -23,7 +23,7 @@ from typing import Any
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
 from hyperprover.envs.base import split_theorems
 from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
-from hyperprover.experiment import Experiment, check_run_names, setup_experiment
+from hyperprover.experiment import Experiment, absolute_paths, check_run_names, setup_experiment
 from hyperprover.jsonl import repair_torn_line
 from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
@@ -315,6 +315,7 @@ def main(argv: Sequence[str]) -> int:
         return 0
     try:
         cfg = load_config(OnlineConfig, argv, PRESETS)
+        absolute_paths(cfg)
         check_online_config(cfg)
         check_run_names(cfg)
         check_inputs(cfg)

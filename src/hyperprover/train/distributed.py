@@ -1,12 +1,14 @@
 """Data-parallel training: one process per GPU (or per CPU share), gradients averaged by DistributedDataParallel.
 
     torchrun --nproc_per_node 8 -m hyperprover.cli train ...          (one node)
-    torchrun --nnodes 2 --nproc_per_node 8 --rdzv_endpoint HOST:PORT -m hyperprover.cli train ...
+    torchrun --nnodes 2 --nproc_per_node 8 --rdzv_backend c10d --rdzv_id RUN --rdzv_endpoint HOST:PORT \
+        -m hyperprover.cli train ...                                   (on every node)
     hyperprover sweep FILE.json --launcher slurm --slurm.tasks_per_node 8   (SLURM tasks, through submitit)
 
 The launcher is found from the environment: torchrun's RANK / WORLD_SIZE / LOCAL_RANK, else a SLURM job step
-of several tasks (SLURM_PROCID / SLURM_NTASKS), whose variables submitit turns into torchrun's. Without
-either, or with a world of one process, training runs as it always did, without any process group.
+(`srun`, not the batch script) of several tasks (SLURM_PROCID / SLURM_NTASKS), whose variables submitit
+turns into torchrun's. Without either, or with a world of one process, training runs as it always did,
+without any process group.
 
 Who does what: every rank trains on its own data stream (the data seeds are offset by the rank); rank 0
 alone builds the dictionary (then shared), writes the run folder (params.json, train.log, TensorBoard,
@@ -77,11 +79,17 @@ def _int_var_or(env: Mapping[str, str], name: str, default: int) -> int:
     return _int_var(env, name) if name in env else default
 
 
+def _in_job_step(env: Mapping[str, str]) -> bool:
+    """A task of an `srun` step, not the batch script itself: the batch script of a several-task job sees
+    SLURM_NTASKS > 1 and SLURM_PROCID 0 too, and would wait forever for peers nobody starts."""
+    return env.get("SLURM_STEP_ID", "batch") not in ("batch", "extern", "4294967294", "4294967295")
+
+
 def launch_env(env: Mapping[str, str] | None = None) -> Dist:
     """The rank and world size given by the launcher (torchrun first, then a multi-task SLURM step)."""
     env = os.environ if env is None else env
     if "RANK" not in env and "WORLD_SIZE" not in env and _int_var_or(env, "SLURM_NTASKS", 1) > 1 \
-            and "SLURM_PROCID" in env:
+            and "SLURM_PROCID" in env and _in_job_step(env):
         _export_slurm_env(env["SLURM_NTASKS"])
         env = os.environ
     if "RANK" not in env or "WORLD_SIZE" not in env:
