@@ -71,6 +71,7 @@ def test_metamath_demo_proves_a_fixed_sample_and_the_c_program_checks_it(
         assert sorted(json.loads(line)["label"] for line in lines) == sorted(sample[:3])
         params = json.loads((folder / "params.json").read_text())
         assert params["decoding"]["renormalize_scores"] is (PROVERS[prover][1] == "model")
+        assert params["search"]["no_critic"] is (PROVERS[prover][1] == "model")  # no critic trained on mm
         if any(json.loads(line)["proved"] for line in lines):
             assert (folder / "c_check" / "found.mm").is_file()
     assert "C accepts" in out and out.count("exact McNemar p = ") == 3

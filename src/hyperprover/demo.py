@@ -72,14 +72,15 @@ class Recipe:
     train_minutes: float
     n_seeds: int
     c_check: bool  # the C metamath program re-checks every proof found
-    decoding: tuple[str, ...] = ()  # extra decoding options of the learned provers
+    learned: tuple[str, ...] = ()  # extra options of the learned provers
 
 
 RECIPES = {
     "eq": Recipe("eq", "demo", RECIPE, tuple(TRAIN_ARGS), "identities", 15.0, 3, False),
-    # a 42k-word vocabulary: renormalised scores compute only the logits a step can take
+    # a 42k-word vocabulary: renormalised scores compute only the logits a step can take; no critic is trained
+    # on Metamath (its human proofs give no unprovable goals), so HTPS values new goals at 0.5 as the floor does
     "mm": Recipe("mm", "demo_mm", "setmm", tuple(MM_TRAIN_ARGS), "valid%5=0", 25.0, 1, True,
-                 ("--decoding.renormalize_scores", "true")),
+                 ("--decoding.renormalize_scores", "true", "--search.no_critic", "true")),
 }
 
 
@@ -153,7 +154,7 @@ def eval_args(name: str, cfg: DemoConfig, root: Path, model: Path, seed: int) ->
     n_samples = cfg.n_subst_samples if expander == "model" and cfg.score_enumerated else cfg.n_samples
     decoding = [] if expander == "uniform" else [
         "--decoding.fixed_temperature", "1.0", "--decoding.applicable_only", str(cfg.applicable_only).lower(),
-        "--decoding.score_enumerated", str(cfg.score_enumerated).lower(), *recipe.decoding]
+        "--decoding.score_enumerated", str(cfg.score_enumerated).lower(), *recipe.learned]
     timeout = ["--search.timeout_s", str(cfg.timeout_s)] if cfg.timeout_s else []
     return ["--env", cfg.env, "--split", recipe.split, "--prover", prover, "--expander", expander, *source,
             "--dump_path", str(root), "--exp_name", "eval", "--exp_id", eval_id(name, cfg, seed),
