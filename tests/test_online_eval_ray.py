@@ -24,7 +24,7 @@ def _argv(ckpt: Path, root: Path, exp_id: str, n_provers: int) -> list[str]:
     # beam search without sampling on a model whose decoder ignores its input: every run proposes the
     # same tactics, so summaries can be compared exactly
     return ["--reload_model", str(ckpt), "--dump_path", str(root), "--exp_id", exp_id, "--n_provers",
-            str(n_provers), "--split", "identities", "--n_theorems", "6", "--max_attempts", "2",
+            str(n_provers), "--split", "identities", "--n_theorems", "16", "--max_attempts", "2",
             "--search.n_expansions", "50", "--search.succ_expansions", "8",
             "--decoding.use_beam", "true", "--decoding.use_sampling", "false", "--decoding.n_samples", "4",
             "--decoding.max_gen_len", "8", "--n_simultaneous_proofs", "2"]
@@ -45,7 +45,7 @@ def test_ray_eval_interrupted_and_resumed_matches_uninterrupted(tmp_path: Path) 
     # model's searches take milliseconds, so a run can end before the signal lands: then try a fresh folder
     n_full = len(ResultsFile(tmp_path / "eval" / "full" / "eval_results.jsonl").read())
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    for k in range(4):
+    for k in range(8):
         exp_id = f"cut{k}"
         results = tmp_path / "eval" / exp_id / "eval_results.jsonl"
         proc = subprocess.Popen([sys.executable, "-m", "hyperprover.cli", "eval", *_argv(ckpt, tmp_path, exp_id, 2)],
