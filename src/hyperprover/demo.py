@@ -33,15 +33,18 @@ from hyperprover.config import help_text, load_config, opt
 # doubled the share of sampled tactics that apply to the identities (4.9% -> 11.2%, benchmarks/tactic_validity.py).
 RECIPE = "graph_rwalk"
 TASKS = ("eq_bwd_graph_seq2seq", "eq_bwd_rwalk_seq2seq", "eq_critic_rwalk_seq2seqtok")
+# the small model, optimiser and logging of both recipes (sweeps/supervised_{eq,mm}_local.json)
+SMALL_MODEL_ARGS = [
+    "--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2", "--model.n_heads", "4",
+    "--batch.tokens", "4000", "--batch.size", "64", "--batch.collate_queue_size", "2000",
+    "--optimizer", "adam_inverse_sqrt,warmup_updates=300,lr=0.002,weight_decay=0.01", "--clip_grad_norm", "1.0",
+    "--eval_splits", "valid", "--cpu_threads", "1", "--log_network_stats_freq", "50",
+]
 TRAIN_ARGS = [
     "--tasks", ",".join(TASKS), "--tasks_weight", "2,2,1",
     "--eq.gen.rwalk_max_init_ops", "3", "--eq.gen.rwalk_n_steps", "10", "--eq.gen.rwalk_max_created_hyps", "3",
-    "--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2", "--model.n_heads", "4",
-    "--batch.tokens", "4000", "--batch.size", "64", "--batch.max_len", "256", "--batch.collate_queue_size", "2000",
-    "--optimizer", "adam_inverse_sqrt,warmup_updates=300,lr=0.002,weight_decay=0.01", "--clip_grad_norm", "1.0",
-    "--eval_size", "100", "--eval_splits", "valid",
-    "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc", "--cpu_threads", "1",
-    "--log_network_stats_freq", "50",
+    *SMALL_MODEL_ARGS, "--batch.max_len", "256", "--eval_size", "100",
+    "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc",
 ]
 # best-first expands one goal per search and step: more searches at once share each model call (HTPS already
 # sends up to 50 goals per search). Sampling is seeded per goal, so this changes the speed, not the proofs.
@@ -50,13 +53,8 @@ SIMULTANEOUS = {"htps": 8, "bfs": 32}
 PROVERS = {"floor": ("htps", "uniform"), "htps": ("htps", "model"), "bfs": ("bfs", "model")}
 # sweeps/supervised_mm_local.json's model on the goal -> tactic steps of set.mm's human proofs
 MM_TRAIN_ARGS = [
-    "--tasks", "mm_x2y_goal--tactic_seq2seq",
-    "--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2", "--model.n_heads", "4",
-    "--batch.tokens", "4000", "--batch.size", "64", "--batch.max_len", "512", "--batch.collate_queue_size", "2000",
-    "--optimizer", "adam_inverse_sqrt,warmup_updates=300,lr=0.002,weight_decay=0.01", "--clip_grad_norm", "1.0",
-    "--eval_size", "200", "--eval_splits", "valid",
-    "--validation_metrics", "valid-mm_x2y_goal--tactic_seq2seq-tok-acc", "--cpu_threads", "1",
-    "--log_network_stats_freq", "50",
+    "--tasks", "mm_x2y_goal--tactic_seq2seq", *SMALL_MODEL_ARGS, "--batch.max_len", "512", "--eval_size", "200",
+    "--validation_metrics", "valid-mm_x2y_goal--tactic_seq2seq-tok-acc",
 ]
 
 
