@@ -442,3 +442,24 @@ def test_sweep_dry_run_checks_every_job(tmp_path: Path, capsys: pytest.CaptureFi
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("sweeps/*.json")), ids=lambda p: p.name)
 def test_the_shipped_sweeps_pass_the_dry_run_checks(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", str(path), "--dry_run", "true"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["eval", "online"])
+@pytest.mark.parametrize("option,value,message", [
+    ("--ray.address", "127.0.0.1:{port}", "nothing answers there"),
+    ("--ray.prover_resources", "{provers: 1}", "expected a JSON object of positive amounts"),
+    ("--ray.prover_resources", '{"provers": 0}', "expected a JSON object of positive amounts"),
+    ("--ray.prover_resources", '{"GPU": 1}', "CPU and GPU are not custom resources"),
+])
+def test_ray_options_fail_before_ray_starts(command: str, option: str, value: str, message: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        argv = [command, "--env", "eq", "--expander", "uniform", "--dump_path", str(tmp_path),
+                option, value.replace("{port}", str(s.getsockname()[1]))]
+        argv += ["--n_provers", "1"] if command == "eval" else ["--no_trainer", "true"]
+        code, _, err = run(argv, capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir()), "a run folder was made before the options were checked"

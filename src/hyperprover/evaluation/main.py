@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hyperprover.config import ConfigError, help_text, load_config, opt, read_text_file
+from hyperprover.config import ConfigError, help_text, load_config, opt, read_text_file, section
 from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem, split_theorems
-from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, check_expander, open_env
+from hyperprover.evaluation.proving import PRESETS, ProvingOptions, RayConfig, build_prover, check_expander, open_env
 from hyperprover.evaluation.results import (
     AttemptRecord,
     ResultsFile,
@@ -51,7 +51,7 @@ class EvalConfig(RunConfig, ProvingOptions):
     prover_gpus: float = opt(0.0, "GPU share of each Ray prover", min=0.0)
     max_restarts: int = opt(5, "times Ray restarts a prover that died", min=0)
     torch_threads: int = opt(1, "torch threads of each Ray prover (0: torch's default)", min=0)
-    ray_address: str = opt("", "Ray cluster address ('auto': a running cluster; empty: a local Ray instance)")
+    ray: RayConfig = section(RayConfig, "Ray (with --n_provers)")
 
 
 # the options a resumed eval must share with its folder's params.json: what is proved and how. Not among
@@ -125,6 +125,7 @@ def main(argv: Sequence[str]) -> int:
     cfg = load_config(EvalConfig, argv, PRESETS)
     if cfg.n_provers > 0:
         absolute_paths(cfg)
+        cfg.ray.check()
     check_run_names(cfg)
     # a folder of other results is refused before a model is loaded (setup_experiment checks it again)
     check_same_run(dump_dir(cfg), cfg, "eval", EVAL_DEFINING, EVAL_IGNORED)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,49 @@ class ProvingOptions:
 
     def prover_config(self) -> ProverConfig:
         return ProverConfig(self.prover, self.n_simultaneous_proofs, self.env_workers)
+
+
+@dataclass
+class RayConfig:
+    """The `ray` section of `eval --n_provers N` and `online`."""
+
+    address: str = opt("", "Ray cluster address ('auto' for a running cluster, or HOST:PORT of its head; empty: "
+                           "a local Ray instance of this process)")
+    num_cpus: int = opt(0, "logical CPUs of the local Ray instance (0: n_provers + what the controller needs)",
+                        min=0)
+    log_to_driver: bool = opt(False, "echo actor stdout/stderr in this terminal (actors log to files anyway)")
+    prover_resources: str = opt("", "custom Ray resources each prover needs, as JSON (e.g. '{\"provers\": 1}': "
+                                    "provers go only to nodes started with `ray start --resources '{\"provers\": N}'`)")
+
+    def check(self) -> None:
+        """One-line errors before anything starts: the resources parse and HOST:PORT answers (given an
+        address where nothing listens, ray.init retries forever)."""
+        self.prover_resource_dict()
+        host, sep, port = self.address.removeprefix("ray://").rpartition(":")
+        if not sep or not port.isdigit():
+            return  # "auto": Ray finds the cluster itself and fails fast when there is none
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as e:
+            raise ConfigError(f"--ray.address {self.address}: nothing answers there ({e.strerror or e}); start "
+                              f"the cluster first (`ray start --head --port {port}` on {host}) or fix the "
+                              "address") from None
+
+    def prover_resource_dict(self) -> dict[str, float]:
+        if not self.prover_resources:
+            return {}
+        try:
+            value = json.loads(self.prover_resources)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and v > 0 for k, v in value.items()):
+            raise ConfigError(f"--ray.prover_resources {self.prover_resources!r}: expected a JSON object of "
+                              "positive amounts, e.g. '{\"provers\": 1}'")
+        if {"CPU", "GPU"} & set(value):
+            raise ConfigError("--ray.prover_resources: CPU and GPU are not custom resources (each prover takes one "
+                              "CPU; GPUs come from --prover_gpus)")
+        return {k: float(v) for k, v in value.items()}
 
 
 def open_env(name: str) -> BackwardEnv:

@@ -35,10 +35,11 @@ def run_ray(cfg: Any, env: BackwardEnv, theorems: list[Theorem], results: Result
     by_label = {t.label: t for t in theorems}
     params = {"prover": cfg.prover, "expander": cfg.expander, "search": asdict(cfg.search),
               "decoding": asdict(cfg.decoding)}
-    init_ray(cfg.ray_address, cfg.n_provers + 1, False)
+    init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 1, cfg.ray.log_to_driver)
     try:
         pool = ProverPool(start_provers(cfg.n_provers, cfg, cfg.reload_model, str(exp.path / "provers"),
-                                        cfg.max_restarts, cfg.prover_gpus, cfg.torch_threads, keep_samples=False),
+                                        cfg.max_restarts, cfg.prover_gpus, cfg.torch_threads, keep_samples=False,
+                                        resources=cfg.ray.prover_resource_dict()),
                           exp.logger)
         next_id = 0
         for attempt in range(1, cfg.max_attempts + 1):
@@ -55,7 +56,7 @@ def run_ray(cfg: Any, env: BackwardEnv, theorems: list[Theorem], results: Result
             while remaining:
                 if not pool.alive:
                     raise RuntimeError("every prover died and Ray has no restarts left (--max_restarts)")
-                for p in pool.alive:
+                for p in pool.available:
                     n = 2 * cfg.n_simultaneous_proofs - len(p.in_flight)
                     if n > 0 and queue:
                         pool.submit(p, queue[:n])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hyperprover.config import ConfigError, opt, section
-from hyperprover.evaluation.proving import ProvingOptions
+from hyperprover.evaluation.proving import ProvingOptions, RayConfig
 from hyperprover.experiment import RunConfig
 from hyperprover.online.label_sampler import LabelSamplerConfig, parse_split_props
 from hyperprover.online.replay_buffer import ReplayBufferConfig
@@ -13,13 +13,6 @@ from hyperprover.train.config import TrainConfig, split_list
 
 BEAM_KINDS = ("automatically_reloading", "increasing_quality", "fixed")
 DEFAULT_MCTS_TASKS = "{env}_mcts_tactic,{env}_mcts_critic"
-
-
-@dataclass
-class RayConfig:
-    address: str = opt("", "Ray cluster address ('auto' for a running cluster; empty: a local Ray instance)")
-    num_cpus: int = opt(0, "logical CPUs of the local Ray instance (0: n_provers + 3)", min=0)
-    log_to_driver: bool = opt(False, "echo actor stdout/stderr in this terminal (actors log to files anyway)")
 
 
 @dataclass
@@ -66,6 +59,7 @@ def check_online_config(cfg: OnlineConfig) -> None:
     if not cfg.reload_model and cfg.expander == "model":
         raise ConfigError("--reload_model is required: the supervised checkpoint the online run starts from")
     parse_split_props(cfg.data_src_props)
+    cfg.ray.check()
     if cfg.rb.min_len > cfg.rb.max_len:
         raise ConfigError(f"--rb.min_len {cfg.rb.min_len} > --rb.max_len {cfg.rb.max_len}")
     if cfg.beam_kind == "increasing_quality" and (cfg.no_trainer or cfg.async_bwd_eval_freq == 0):

@@ -41,7 +41,15 @@ def init_ray(address: str, num_cpus: int, log_to_driver: bool) -> None:
     import ray
 
     if address:
-        ray.init(address=address, log_to_driver=log_to_driver)
+        try:
+            ray.init(address=address, log_to_driver=log_to_driver)
+        except (ConnectionError, ray.exceptions.RayError) as e:
+            # Ray >= 2.5x: `ray start` turns token authentication on unless RAY_AUTH_MODE says otherwise, and a
+            # joining driver only sends the token when told to
+            raise ConfigError(f"cannot join the Ray cluster at --ray.address {address} ({type(e).__name__}); "
+                               "check `ray status` there, and if the cluster uses token authentication, export "
+                               "RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here "
+                               "too") from None
     else:  # "local": our own instance, even when RAY_ADDRESS is set or a `ray start` cluster runs here
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
                  configure_logging=False)
@@ -110,7 +118,7 @@ class Controller:
             ray.get(self.trainer.start.remote())
         handles = start_provers(cfg.n_provers, cfg, cfg.reload_model, str(exp.path / "provers"), cfg.max_restarts,
                                 cfg.prover_gpus, cfg.torch_threads if cfg.local else 0,
-                                keep_samples=not cfg.no_trainer)
+                                keep_samples=not cfg.no_trainer, resources=cfg.ray.prover_resource_dict())
         self.pool = ProverPool(handles, self.log)
 
     # ---------------------------------------------------------------- jobs
@@ -123,7 +131,7 @@ class Controller:
 
     def _feed(self) -> None:
         want = self.cfg.n_simultaneous_proofs * 2
-        for p in self.pool.alive:
+        for p in self.pool.available:
             n = want - len(p.in_flight)
             if n <= 0:
                 continue
@@ -220,6 +228,8 @@ class Controller:
             "launcher_stats/n_recorded": self.n_recorded, "launcher_stats/n_requeued": self.pool.n_requeued,
             "launcher_stats/n_prover_deaths": self.pool.n_prover_deaths,
             "launcher_stats/n_provers_alive": len(self.pool.alive), "data_loader/ingress": self.ingress,
+            "launcher_stats/n_provers_available": len(self.pool.available),
+            "launcher_stats/n_nodes_lost": len(self.pool.lost_nodes),
             "launcher_stats/model_version": self.published,
         }
         for split, labels in self.labels.items():
@@ -326,7 +336,13 @@ def main(argv: Sequence[str]) -> int:
 
     exp = setup_experiment(cfg, "online", log_name="controller.log", argv=argv)
     (exp.path / "launcher_params.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
-    init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 3, cfg.ray.log_to_driver)
+    try:
+        init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 3, cfg.ray.log_to_driver)
+    except ConfigError as e:
+        exp.logger.error(str(e))
+        print(f"hyperprover online: {e}", file=sys.stderr)
+        exp.close()
+        return 1
     controller: Controller | None = None
     code = 0
     try:

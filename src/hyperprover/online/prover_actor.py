@@ -69,6 +69,7 @@ class PollReply:
     held: frozenset[int]  # job ids queued or being searched
     version: int
     error: str | None  # the proving thread crashed
+    node: str = ""  # the Ray node the actor runs on: a lost node is named in the driver's log
 
 
 def proof_size(p: ProofNode) -> int:
@@ -140,6 +141,12 @@ def _rng(seed: int, th: Theorem) -> random.Random:
     return random.Random(f"{seed}:{th.label}:{th.meta.get('attempt', 0)}")
 
 
+def _ray_node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""  # "" outside Ray (tests)
+
+
 class ProverWorker:
     def __init__(self, index: int, cfg: ProvingOptions, checkpoint: str, log_dir: str, torch_threads: int = 0,
                  keep_samples: bool = True) -> None:
@@ -149,6 +156,7 @@ class ProverWorker:
             torch.set_num_threads(torch_threads)
         self.index, self.keep_samples = index, keep_samples
         self.instance = uuid.uuid4().hex
+        self.node = _ray_node_id()
         self.log: logging.Logger = create_logger(Path(log_dir) / f"prover_{index}.log", f"prover{index}",
                                                  stderr=False)
         self.env = open_env(cfg.env)
@@ -180,7 +188,7 @@ class ProverWorker:
         with self.lock:
             out, self.outbox = self.outbox, []
             held = frozenset(self.jobs)
-        return PollReply(self.instance, out, held, self.version, self.error)
+        return PollReply(self.instance, out, held, self.version, self.error, self.node)
 
     def set_weights(self, version: int, state: dict[str, Any]) -> int:
         """Queue a weight update (applied between two Prover steps); returns the version now running."""
