@@ -108,7 +108,7 @@ class Controller:
         self.last_reload = time.time()
         self.stop_reason = ""
         self.logged_evals: set[int] = set()
-        self.started = time.time()  # reset when run() starts: the x axis of the plots
+        self.started = time.time()  # the x axis of the plots; run() sets it again when the loop starts
         if not cfg.no_trainer:
             from hyperprover.online.trainer_actor import TrainerWorker
 
