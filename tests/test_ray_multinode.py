@@ -140,20 +140,22 @@ def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen, timeout:
         time.sleep(0.5)
 
 
-def _lose_and_restore(cluster: LoopbackCluster, proc: subprocess.Popen, n_recorded: Callable[[], int],
-                      log: Path) -> int:
-    """Kill the prover node after a few attempts, wait until the driver names it lost, start it again."""
-    _wait("8 recorded attempts", lambda: n_recorded() >= 8, proc, 180)
-    cluster.kill_prover_node()
-    before = n_recorded()
-    _wait("lost node in the log", lambda: "Ray lost node" in log.read_text(), proc, 90)
-    cluster.add_prover_node()
-    return before
-
-
-def _run(cluster: LoopbackCluster, argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hyperprover.cli", *argv], env=cluster.env,
+def _run_through_a_lost_node(cluster: LoopbackCluster, argv: list[str], results: Path, log: Path) -> int:
+    """Run the command; after a few attempts kill the prover node, wait until the driver names it lost,
+    start it again; the command must then finish. Returns the attempts recorded when the node died."""
+    proc = subprocess.Popen([sys.executable, "-m", "hyperprover.cli", *argv], env=cluster.env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait("8 recorded attempts", lambda: len(_lines(results)) >= 8, proc, 180)
+        cluster.kill_prover_node()
+        before = len(_lines(results))
+        _wait("lost node in the log", lambda: "Ray lost node" in log.read_text(), proc, 90)
+        cluster.add_prover_node()
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    return before
 
 
 PROVERS_ON_NODE_2 = ["--n_provers", "2", "--ray.prover_resources", '{"provers": 1}', "--env", "eq",
@@ -163,16 +165,10 @@ PROVERS_ON_NODE_2 = ["--n_provers", "2", "--ray.prover_resources", '{"provers": 
 
 def test_eval_survives_a_lost_node(cluster: LoopbackCluster, tmp_path: Path) -> None:
     run = tmp_path / "eval" / "nodeloss"
-    proc = _run(cluster, ["eval", *PROVERS_ON_NODE_2, "--ray.address", cluster.address, "--split", "identities",
-                          "--n_theorems", "64", "--dump_path", str(tmp_path), "--exp_id", "nodeloss"])
-    try:
-        results = run / "eval_results.jsonl"
-        before = _lose_and_restore(cluster, proc, lambda: len(_lines(results)), run / "eval.log")
-        _, err = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err[-2000:]
-    labels = Counter(r["label"] for r in _lines(results))
+    argv = ["eval", *PROVERS_ON_NODE_2, "--ray.address", cluster.address, "--split", "identities",
+            "--n_theorems", "64", "--dump_path", str(tmp_path), "--exp_id", "nodeloss"]
+    before = _run_through_a_lost_node(cluster, argv, run / "eval_results.jsonl", run / "eval.log")
+    labels = Counter(r["label"] for r in _lines(run / "eval_results.jsonl"))
     assert before < 64 and len(labels) == 64 and set(labels.values()) == {1}, (before, labels.most_common(3))
     log = (run / "eval.log").read_text()
     assert "is unavailable" in log and "is back after" in log
@@ -180,17 +176,11 @@ def test_eval_survives_a_lost_node(cluster: LoopbackCluster, tmp_path: Path) -> 
 
 def test_online_survives_a_lost_node(cluster: LoopbackCluster, tmp_path: Path) -> None:
     run = tmp_path / "online" / "nodeloss"
-    proc = _run(cluster, ["online", *PROVERS_ON_NODE_2, "--ray.address", cluster.address, "--no_trainer", "true",
-                          "--max_proofs", "60", "--max_time", "400", "--stats_freq", "2",
-                          "--dump_path", str(tmp_path), "--exp_id", "nodeloss"])
-    try:
-        results = run / "mcts_results.jsonl"
-        before = _lose_and_restore(cluster, proc, lambda: len(_lines(results)), run / "controller.log")
-        _, err = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err[-2000:]
-    lines = _lines(results)
+    argv = ["online", *PROVERS_ON_NODE_2, "--ray.address", cluster.address, "--no_trainer", "true",
+            "--max_proofs", "60", "--max_time", "400", "--stats_freq", "2", "--dump_path", str(tmp_path),
+            "--exp_id", "nodeloss"]
+    before = _run_through_a_lost_node(cluster, argv, run / "mcts_results.jsonl", run / "controller.log")
+    lines = _lines(run / "mcts_results.jsonl")
     job_ids = Counter(r["job_id"] for r in lines)
     assert before < 60 and len(lines) == 60 and set(job_ids.values()) == {1}, (before, job_ids.most_common(3))
     log = (run / "controller.log").read_text()
