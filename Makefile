@@ -20,12 +20,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Formal systems come from Debian packages: install them when root, otherwise say how.
+DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib
 debian:
-	@if command -v metamath >/dev/null 2>&1 && [ -f /usr/share/metamath/databases/set.mm ]; then :; \
+	@if command -v metamath >/dev/null 2>&1 && [ -f /usr/share/metamath/databases/set.mm ] \
+	  && command -v coqtop >/dev/null 2>&1 && [ -d /usr/lib/ocaml/coq/theories/Arith ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq metamath metamath-databases) \
-	  || echo "warning: could not install metamath; run: apt-get install metamath metamath-databases"; \
-	else echo "note: Metamath needs: sudo apt-get install metamath metamath-databases"; fi
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES)) \
+	  || echo "warning: could not install the formal systems; run: apt-get install $(DEBIAN_PACKAGES)"; \
+	else echo "note: Metamath and Coq need: sudo apt-get install $(DEBIAN_PACKAGES)"; fi
 
 run: setup
 	$(BIN)/hyperprover demo $(DEMO_ARGS)

@@ -137,6 +137,7 @@ EnvFactory = Callable[..., BackwardEnv]
 _REGISTRY: dict[str, tuple[str, str]] = {
     # name -> (module, factory function); imported lazily so that `hyperprover --help` stays fast. The eq and
     # sr factories live with the theorem splits, which are built on the env module and wired into it there
+    "coq": ("hyperprover.envs.coq.env", "make_env"),
     "eq": ("hyperprover.envs.equations.splits", "make_env"),
     "mm": ("hyperprover.envs.metamath.env", "make_env"),
     "sr": ("hyperprover.envs.sr.splits", "make_env"),

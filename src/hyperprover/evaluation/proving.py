@@ -24,7 +24,7 @@ EXPANDERS = ("model", "uniform")
 class ProvingOptions:
     """Mixed into the prove and eval configs."""
 
-    env: str = opt("eq", "formal system: eq | mm | sr")
+    env: str = opt("eq", "formal system: eq | mm | sr | coq")
     expander: str = opt("model", "what proposes tactics: model (the transformer of --reload_model) or uniform "
                                  "(no model: every complete applicable tactic, uniform priors, critic 0.5; the "
                                  "floor a learned prover is compared with)", choices=EXPANDERS)

@@ -84,5 +84,5 @@ def enumerable(env: object, what: str, fix: str = "") -> TacticPrefixEnv:
     if not isinstance(env, TacticPrefixEnv):
         name = getattr(env, "name", type(env).__name__)
         raise ValueError(f"{what}: env {name!r} cannot list the tactics that apply to a goal "
-                         f"(eq and mm can){'; ' + fix if fix else ''}")
+                         f"(eq, mm and coq can){'; ' + fix if fix else ''}")
     return env

@@ -1,0 +1,298 @@
+"""Coq as a backward env: a goal is one Coq goal that stands alone, a tactic is one Coq tactic sentence.
+
+Applying a tactic restates the goal in a coqtop that holds the goal's context (`BackTo` its state, then
+`Goal ...` and `intros ...`, see goals.py), runs `Timeout T tactic.`, and reads every resulting goal back.
+Nothing of a search lives in Coq between two calls, so goals can be expanded in any order, by any
+process, and a crashed or timed-out coqtop is replaced without losing anything but that call.
+
+Refused, each with a typed error: text that is not one tactic sentence (two sentences, a bullet, a
+vernacular command), the tactics that close a goal without proving it (`admit`, `give_up`, `*_no_check`),
+tactics that leave existential variables (shelved goals or `?x` in a subgoal: a goal must stand alone),
+tactics that change nothing, and goals whose printing does not parse back to themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperprover.envs.base import (
+    Goal,
+    GoalParseError,
+    ProofError,
+    ProofNode,
+    TacticError,
+    TacticErrorKind,
+    TacticResult,
+    Theorem,
+    env_config,
+)
+from hyperprover.envs.coq.goals import CoqGoal, GoalDisplayError, Sequent, parse_display, parse_sequent
+from hyperprover.envs.coq.toplevel import CoqError, CoqTimeout, CoqTop
+
+TOKEN = re.compile(r"[^\W\d][\w'.]*|\d+|[^\w\s]+")
+# words that end, fake or leave a proof, or are vernacular commands rather than tactics
+FORBIDDEN = frozenset("""admit give_up Admitted Abort Qed Defined Save Proof Undo Restart BackTo Back Reset Require
+Import Export Load Declare Drop Quit Timeout Fail Time Redirect Set Unset Goal Lemma Theorem Definition Fixpoint
+Axiom Parameter Hypothesis Variable Section End Module Ltac Hint Opaque Transparent Arguments Notation Infix Open
+Close Show Print Check Eval Compute Search exact_no_check vm_cast_no_check native_cast_no_check change_no_check
+Unshelve shelve""".split())
+WORD = re.compile(r"[^\W\d][\w']*")
+SENTENCE_END = re.compile(r"\.(?:\s|$)")
+DEFAULT_CONTEXT = "Require Import Arith Bool List Lia."
+FLOOR_TACTICS = ("auto", "intuition", "lia", "ring", "reflexivity", "simpl", "intros", "split", "left", "right",
+                 "constructor", "trivial", "easy", "congruence", "discriminate", "assumption", "tauto")
+
+
+@dataclass(frozen=True)
+class CoqConfig:
+    contexts: dict[str, str] = field(default_factory=lambda: {"std": DEFAULT_CONTEXT})
+    default_context: str = "std"  # the context of goals typed by hand
+    tactic_timeout_s: float = 5.0
+    answer_timeout_s: float = 30.0  # beyond the tactic's own Timeout: coqtop is killed and restarted
+
+
+def tactic_problem(tactic: str) -> TacticError | None:
+    """Why `tactic` may not be sent to Coq, or None."""
+    text = tactic.strip()
+    if not text:
+        return TacticError(TacticErrorKind.MALFORMED, "empty tactic")
+    if "\n" in text or SENTENCE_END.search(text.rstrip(".")):
+        return TacticError(TacticErrorKind.MALFORMED, "one tactic sentence only (no '.' between tactics)")
+    if text[0] in "-+*{}" or text.startswith(("(*", "\"")):
+        return TacticError(TacticErrorKind.MALFORMED, "bullets, braces and comments are not tactics")
+    bad = sorted({w for w in WORD.findall(text) if w in FORBIDDEN})
+    if bad:
+        return TacticError(TacticErrorKind.UNKNOWN_RULE, f"{', '.join(bad)} may not be used in a tactic")
+    return None
+
+
+class CoqEnv:
+    name = "coq"
+
+    def __init__(self, cfg: CoqConfig | None = None) -> None:
+        self.cfg = cfg or CoqConfig()
+        self.top = CoqTop(answer_timeout_s=self.cfg.tactic_timeout_s + self.cfg.answer_timeout_s)
+        self.base_state = 0
+        self.loaded: tuple[str, int] | None = None  # (context name, its state)
+
+    def close(self) -> None:
+        self.top.close()
+
+    # ------------------------------------------------------------------ coqtop sessions
+    def _enter(self, context: str) -> None:
+        """Make coqtop hold `context` and go back to its state (no goal open)."""
+        if context not in self.cfg.contexts:
+            raise CoqError(f"unknown Coq context {context!r}; known: {', '.join(sorted(self.cfg.contexts))}")
+        if not self.top.alive:
+            self.top.start()
+            self.base_state = self._ok("Set Printing Width 100000.").state
+            self.loaded = None
+        if self.loaded is not None and self.loaded[0] == context:
+            self._ok(f"BackTo {self.loaded[1]}.")
+            return
+        self._ok(f"BackTo {self.base_state}.")
+        state = self.base_state
+        for sentence in split_sentences(self.cfg.contexts[context]):
+            state = self._ok(sentence).state
+        self.loaded = (context, state)
+
+    def _ok(self, sentence: str) -> Any:
+        a = self.top.send(sentence)
+        if a.error is not None:
+            raise CoqError(f"{sentence!r} failed: {a.error}")
+        return a
+
+    def _show(self, i: int) -> Sequent:
+        a = self.top.send(f"Show {i}.")
+        if a.error is not None:
+            raise CoqError(f"Show {i} failed: {a.error}")
+        return parse_display(a.text)[0]
+
+    def _state(self, statement: str, names: list[str]) -> str | None:
+        """Open `Goal statement` and intros `names`; Coq's error, or None."""
+        a = self.top.send(statement)
+        if a.error is None and names:
+            a = self.top.send(f"intros {' '.join(names)}.")
+        return a.error
+
+    def _read_goals(self, context: str, n: int) -> list[CoqGoal]:
+        """The n open goals in both printings (Printing Implicit is on when called; left off)."""
+        exact = [self._show(i) for i in range(1, n + 1)]
+        self._ok("Unset Printing Implicit.")
+        shown = [self._show(i) for i in range(1, n + 1)]
+        return [CoqGoal(context, s, e) for s, e in zip(shown, exact)]
+
+    def _open(self, goal: CoqGoal) -> str | None:
+        """State `goal` in coqtop with Printing Implicit on; None when it came back identical, else why not."""
+        if goal.has_evars:
+            return "the goal has existential variables"
+        self._enter(goal.context)
+        self._ok("Set Printing Implicit.")
+        error = self._state(*goal.exact.restated())
+        if error is not None:
+            return f"the goal does not restate in Coq: {error}"
+        try:
+            again = self._show(1)
+        except GoalDisplayError as e:
+            return f"the restated goal cannot be read back: {e}"
+        if again != goal.exact:
+            return f"the goal restates as {again.text()!r}"
+        return None
+
+    def _after(self, goal: CoqGoal, text: str) -> tuple[CoqGoal, ...] | str:
+        """The goals after a tactic whose answer is `text`, or why they are refused."""
+        if "No more goals" in text:
+            return "the proof was closed by giving up goals" if "gave up" in text or "admitted" in text else ()
+        a = self.top.send("Show.")  # coqtop prints goals only when they changed: ask
+        if a.error is not None:
+            return f"Show failed: {a.error}"
+        if "No more goals" in a.text:
+            return ()
+        _, n, shelved = parse_display(a.text)
+        if shelved:
+            return f"the tactic left {shelved} shelved goal(s) (existential variables)"
+        goals = self._read_goals(goal.context, n)
+        if any(g.has_evars for g in goals):
+            return "a subgoal has existential variables"
+        if len(goals) == 1 and goals[0] == goal:
+            return "the tactic did not change the goal"
+        return tuple(goals)
+
+    # ------------------------------------------------------------------ BackwardEnv
+    def apply(self, goal: Goal, tactic: str) -> TacticResult:
+        start = time.perf_counter()
+
+        def fail(kind: TacticErrorKind, message: str) -> TacticResult:
+            return TacticResult(tactic, error=TacticError(kind, message), duration_s=time.perf_counter() - start)
+
+        if not isinstance(goal, CoqGoal):
+            return fail(TacticErrorKind.MALFORMED, f"not a Coq goal: {type(goal).__name__}")
+        problem = tactic_problem(tactic)
+        if problem is not None:
+            return TacticResult(tactic, error=problem)
+        try:
+            why = self._open(goal)
+            if why is not None:
+                return fail(TacticErrorKind.INVALID_CHILD, why)
+            a = self.top.send(f"Timeout {self.cfg.tactic_timeout_s:g} {tactic.strip().rstrip('.')}.")
+            if a.error is not None:
+                kind = TacticErrorKind.TIMEOUT if "Timeout" in a.error else TacticErrorKind.NO_MATCH
+                return fail(kind, a.error)
+            if a.proof == "Coq":
+                return fail(TacticErrorKind.UNKNOWN_RULE, "the sentence left the proof")
+            children = self._after(goal, a.text)
+        except CoqTimeout as e:
+            return fail(TacticErrorKind.TIMEOUT, str(e))
+        except (CoqError, GoalDisplayError) as e:
+            return fail(TacticErrorKind.OTHER, str(e))
+        if isinstance(children, str):
+            return fail(TacticErrorKind.INVALID_CHILD, children)
+        return TacticResult(tactic, children, duration_s=time.perf_counter() - start)
+
+    def goal_tokens(self, goal: Goal) -> list[str]:
+        assert isinstance(goal, CoqGoal)
+        out: list[str] = []
+        for h in goal.shown.hyps:
+            out += ["<HYP>", *h.names, ":=" if h.is_definition else ":", *TOKEN.findall(h.text)]
+        return [*out, "|-", *TOKEN.findall(goal.shown.conclusion)]
+
+    def tactic_tokens(self, tactic: str) -> list[str]:
+        return TOKEN.findall(tactic.strip().rstrip("."))
+
+    def tactic_from_tokens(self, tokens: Sequence[str]) -> str:
+        return " ".join(tokens)
+
+    def parse_goal(self, text: str) -> Goal:
+        """`H : A` lines then `|- B`, or just `B`; Coq elaborates it and the goal is what Coq prints."""
+        try:
+            typed = parse_sequent(text)
+            context = self.cfg.default_context
+            self._enter(context)
+            error = self._state(*typed.restated())
+            if error is not None:
+                raise GoalParseError(f"Coq does not accept the goal: {error}")
+            self._ok("Set Printing Implicit.")
+            (goal,) = self._read_goals(context, 1)
+        except (CoqError, GoalDisplayError) as e:
+            raise GoalParseError(str(e)) from None
+        if goal.has_evars:
+            raise GoalParseError("the goal has existential variables")
+        return goal
+
+    def goal_text(self, goal: Goal) -> str:
+        assert isinstance(goal, CoqGoal)
+        return goal.text()
+
+    def theorems(self, split: str) -> list[Theorem]:
+        raise KeyError(f"coq env: no split {split!r} yet (the standard-library splits have not landed); prove "
+                       "goals of a file with `hyperprover eval --env coq --theorems_file FILE`")
+
+    def file_theorems(self, path: str | Path) -> list[Theorem]:
+        """The top-level lemmas of a .v file (their statements only), under the default context."""
+        return [Theorem(f"coq:{name}", self.parse_goal(statement), "file")
+                for name, statement in lemma_statements(Path(path).read_text())]
+
+    def check_proof(self, proof: ProofNode) -> None:
+        r = self.apply(proof.goal, proof.tactic)
+        if not r.ok:
+            raise ProofError(f"{proof.tactic!r} on {self.goal_text(proof.goal)!r}: {r.error}")
+        got = [c.key for c in r.children]
+        want = [c.goal.key for c in proof.children]
+        if got != want:
+            raise ProofError(f"{proof.tactic!r} gives {len(got)} subgoal(s) other than the proof's {len(want)}")
+        for child in proof.children:
+            self.check_proof(child)
+
+    # ------------------------------------------------------------------ the floor
+    def tactic_prefixes(self, goal: Goal) -> list[tuple[tuple[str, ...], bool]]:
+        """A fixed list of common complete tactics, then per hypothesis name `induction`, `destruct`,
+        `apply`, `rewrite` both ways and `inversion`; Coq tells which of them apply."""
+        assert isinstance(goal, CoqGoal)
+        out = [tuple(self.tactic_tokens(t)) for t in FLOOR_TACTICS]
+        for h in goal.shown.hyps:
+            for n in h.names:
+                for t in ("induction", "destruct", "apply", "rewrite", "rewrite <-", "inversion"):
+                    out.append(tuple(self.tactic_tokens(f"{t} {n}")))
+        return [(words, True) for words in out]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of vernacular text (comments dropped); a '.' ends one when whitespace or the end follows."""
+    text = re.sub(r"\(\*.*?\*\)", " ", text, flags=re.S)
+    out, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        sentence = " ".join(text[start: m.start() + 1].split())
+        if sentence and sentence != ".":
+            out.append(sentence)
+        start = m.end()
+    return out
+
+
+LEMMA = re.compile(r"^(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition|Example)\s+(?P<name>[\w']+)\s*"
+                   r"(?P<binders>(?:\([^()]*\)\s*)*):\s*(?P<statement>.*)\.$", re.S)
+
+
+def lemma_statements(text: str) -> list[tuple[str, str]]:
+    """(name, statement) of the top-level lemmas of a .v text; binders become a leading `forall`."""
+    out = []
+    for sentence in split_sentences(text):
+        m = LEMMA.match(sentence)
+        if m is None:
+            continue
+        statement = m["statement"].strip()
+        if m["binders"].strip():
+            statement = f"forall {m['binders'].strip()}, {statement}"
+        out.append((m["name"], statement))
+    return out
+
+
+def make_env(**overrides: Any) -> CoqEnv:
+    return CoqEnv(env_config("coq", CoqConfig(), overrides))
+
+
+__all__ = ["CoqConfig", "CoqEnv", "lemma_statements", "make_env", "split_sentences", "tactic_problem"]

@@ -1,0 +1,144 @@
+"""One `coqtop -emacs` process, driven one sentence at a time.
+
+In `-emacs` mode coqtop ends every answer with a prompt `<prompt>NAME < STATE |...| N < </prompt>`: the
+text before it is the answer, STATE is the number `BackTo STATE.` returns to. Sentences go in one per
+call; an answer that does not come within the time limit kills the process (its whole process group),
+which the next call restarts. The process is also killed when the object is closed or collected and when
+Python exits (weakref.finalize runs at exit), so no coqtop outlives its env.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+import weakref
+from dataclasses import dataclass
+
+PROMPT = re.compile(r"<prompt>(?P<name>\S+) < (?P<state>\d+) \|(?P<stack>[^|]*)\| (?P<depth>\d+) < </prompt>")
+ERROR = re.compile(r"(?:^|\n)(?:Toplevel input[^\n]*\n(?:>[^\n]*\n)*)?Error:(?P<message>.*)", re.S)
+
+
+class CoqError(RuntimeError):
+    """coqtop is missing, died, or did not answer in time."""
+
+
+class CoqTimeout(CoqError):
+    pass
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # what coqtop printed before the prompt (info messages stripped of their tags)
+    state: int  # the state after the sentence (unchanged when it failed)
+    proof: str  # the name of the open proof, or "Coq" outside proofs
+    error: str | None  # Coq's error message, on one line
+
+
+def find_coqtop() -> str:
+    path = shutil.which("coqtop")
+    if path is None:
+        raise CoqError("coqtop not found: install Coq (as root: apt-get install coq libcoq-stdlib; `make setup` "
+                       "does it)")
+    return path
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"</?(?:infomsg|warning)>", "", text)
+
+
+class CoqTop:
+    def __init__(self, args: tuple[str, ...] = (), answer_timeout_s: float = 60.0) -> None:
+        self.args = args
+        self.answer_timeout_s = answer_timeout_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.buffer = b""
+        self.state = 0
+        self.n_starts = 0
+        self._finalizer: weakref.finalize | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Answer:
+        self.close()
+        self.proc = subprocess.Popen([find_coqtop(), "-emacs", "-quiet", "-q", *self.args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self._finalizer = weakref.finalize(self, _kill, self.proc)
+        self.buffer = b""
+        self.n_starts += 1
+        return self._read(self.answer_timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+        self.proc = None
+
+    def __enter__(self) -> CoqTop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ talking
+    def send(self, sentence: str, timeout_s: float | None = None) -> Answer:
+        """Run one sentence (it must end with a period); restarts nothing: call start() after a CoqError."""
+        if not self.alive:
+            raise CoqError("coqtop is not running")
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(sentence.encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError as e:
+            self.close()
+            raise CoqError(f"coqtop died ({e})") from None
+        return self._read(timeout_s or self.answer_timeout_s)
+
+    def _read(self, timeout_s: float) -> Answer:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            m = PROMPT.search(self.buffer.decode(errors="replace"))
+            if m is not None:
+                text = self.buffer.decode(errors="replace")
+                self.buffer = text[m.end():].encode()
+                body = _clean(text[: m.start()]).strip("\n")
+                self.state = int(m["state"])
+                err = ERROR.search(body)
+                message = " ".join(err["message"].split()) if err else None
+                return Answer(body, self.state, m["name"], message)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise CoqTimeout(f"coqtop gave no answer within {timeout_s:g}s (killed; the next call restarts it)")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    code = self.proc.wait()
+                    self.close()
+                    raise CoqError(f"coqtop exited with status {code}: {self.buffer.decode(errors='replace')[-300:]}")
+                self.buffer += chunk
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.wait()
+    for f in (proc.stdin, proc.stdout):
+        if f is not None:
+            f.close()
+
+
+__all__ = ["Answer", "CoqError", "CoqTimeout", "CoqTop", "find_coqtop"]

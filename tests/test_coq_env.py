@@ -1,0 +1,154 @@
+"""The Coq env: goal displays parsed and restated, tactics applied by a real coqtop, refusals, time-outs,
+crash recovery, proofs re-checked, and no coqtop left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hyperprover.envs.base import ProofError, ProofNode, TacticErrorKind
+from hyperprover.envs.coq.env import CoqConfig, CoqEnv, lemma_statements, split_sentences, tactic_problem
+from hyperprover.envs.coq.goals import Hyp, Sequent, parse_display
+
+TINY = Path(__file__).parent / "data" / "coq" / "tiny.v"
+needs_coq = pytest.mark.skipif(shutil.which("coqtop") is None, reason="Coq is not installed (make setup does it)")
+
+TWO_GOALS = """2 goals (ID 16)
+
+  m : nat
+  k := 0 + 1 : nat
+  ============================
+  k + m = m + k
+
+goal 2 (ID 21) is:
+ k + m = m + k"""
+
+
+def test_a_display_gives_the_first_goal_and_the_count() -> None:
+    first, n, shelved = parse_display(TWO_GOALS)
+    assert (n, shelved) == (2, 0)
+    assert first == Sequent((Hyp(("m",), "nat"), Hyp(("k",), "0 + 1 : nat", True)), "k + m = m + k")
+    assert parse_display("1 focused goal (shelved: 1) (ID 6)\n  \n  ============================\n  ?n = 0")[2] == 1
+
+
+def test_restated_goal_binds_every_hypothesis_in_order() -> None:
+    s = Sequent((Hyp(("n", "m"), "nat"), Hyp(("k",), "n + 1 : nat", True), Hyp(("H",), "k = m")), "m = S n")
+    assert s.restated() == ("Goal forall (n m : nat), let k := (n + 1 : nat) in forall (H : k = m), m = S n.",
+                            ["n", "m", "k", "H"])
+    assert Sequent((), "True").restated() == ("Goal True.", [])
+
+
+NAMES = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_']{0,5}", fullmatch=True)
+TERMS = st.from_regex(r"[a-zA-Z0-9_ +*=()<>/\\:,-]{1,30}", fullmatch=True).map(str.strip).filter(bool)
+
+
+@given(st.lists(st.tuples(st.lists(NAMES, min_size=1, max_size=3), TERMS, st.booleans()), max_size=5), TERMS)
+def test_display_round_trip(hyps: list[tuple[list[str], str, bool]], conclusion: str) -> None:
+    seq = Sequent(tuple(Hyp(tuple(names), text, d and len(names) == 1) for names, text, d in hyps), conclusion)
+    display = "1 goal (ID 3)\n  \n" + "".join(f"  {h.line()}\n" for h in seq.hyps) + \
+        f"  ============================\n  {conclusion}\n"
+    assert parse_display(display) == (seq, 1, 0)
+
+
+@pytest.mark.parametrize("tactic,kind", [
+    ("", TacticErrorKind.MALFORMED), ("intros. auto", TacticErrorKind.MALFORMED), ("- auto", TacticErrorKind.MALFORMED),
+    ("admit", TacticErrorKind.UNKNOWN_RULE), ("Qed", TacticErrorKind.UNKNOWN_RULE),
+    ("exact_no_check I", TacticErrorKind.UNKNOWN_RULE), ("try admit", TacticErrorKind.UNKNOWN_RULE),
+])
+def test_what_is_not_a_tactic(tactic: str, kind: TacticErrorKind) -> None:
+    problem = tactic_problem(tactic)
+    assert problem is not None and problem.kind == kind
+    assert tactic_problem("rewrite Nat.add_comm") is None and tactic_problem("apply H.") is None
+
+
+def test_sentences_and_lemmas_of_a_file() -> None:
+    text = TINY.read_text()
+    assert split_sentences("Require Import Arith. (* a . comment *) Lemma a : 1 = 1.") == [
+        "Require Import Arith.", "Lemma a : 1 = 1."]
+    assert lemma_statements(text) == [("plus_zero", "forall n : nat, n + 0 = n"),
+                                      ("app_nil", "forall (A : Type) (l : list A), l ++ nil = l"),
+                                      ("negb_twice", "forall b : bool, negb (negb b) = b")]
+
+
+@pytest.fixture(scope="module")
+def env() -> CoqEnv:
+    if shutil.which("coqtop") is None:
+        pytest.skip("Coq is not installed (make setup does it)")
+    e = CoqEnv(CoqConfig(tactic_timeout_s=1.0, answer_timeout_s=10.0))
+    yield e
+    e.close()
+
+
+@needs_coq
+def test_tactics_give_the_subgoals_coq_gives(env: CoqEnv) -> None:
+    g = env.parse_goal("forall n m : nat, n + m = m + n")
+    (c,) = env.apply(g, "intros n m").children
+    assert c.text() == "n, m : nat\n|- n + m = m + n"
+    base, step = env.apply(c, "induction n").children
+    assert base.text() == "m : nat\n|- 0 + m = m + 0"
+    assert step.text() == "n, m : nat\nIHn : n + m = m + n\n|- S n + m = m + S n"
+    assert env.apply(c, "lia").closes and env.apply(c, "apply Nat.add_comm").closes
+    assert env.apply(c, "foo").error.kind == TacticErrorKind.NO_MATCH
+    assert "did not change" in env.apply(c, "idtac").error.message
+
+
+@needs_coq
+def test_implicit_arguments_keep_goals_apart_and_restatable(env: CoqEnv) -> None:
+    g = env.parse_goal("forall (A : Type) (l : list A), length (rev l) = length l")
+    (c,) = env.apply(g, "intros").children
+    nil_case, _ = env.apply(c, "induction l").children
+    assert nil_case.text() == "A : Type\n|- length (rev nil) = length nil"  # what the model reads
+    assert "@nil A" in nil_case.key  # what restates it
+    assert env.apply(nil_case, "reflexivity").closes
+
+
+@needs_coq
+def test_existential_variables_and_local_definitions(env: CoqEnv) -> None:
+    g = env.parse_goal("H : exists n, n = 1\n|- exists m, m = 1")
+    assert g.text() == "H : exists n : nat, n = 1\n|- exists m : nat, m = 1"
+    assert "shelved" in env.apply(g, "eexists").error.message
+    (w,) = env.apply(g, "destruct H as [x Hx]").children
+    assert w.text() == "x : nat\nHx : x = 1\n|- exists m : nat, m = 1"
+    (k,) = env.apply(env.parse_goal("forall n : nat, let k := n + 1 in k = S n"), "intros n k").children
+    assert k.text() == "n : nat\nk := n + 1 : nat\n|- k = S n"
+    assert env.apply(k, "unfold k; lia").closes
+
+
+@needs_coq
+def test_timeout_and_crash_cost_one_call(env: CoqEnv) -> None:
+    g = env.parse_goal("True")
+    slow = env.apply(g, "let rec loop x := loop x in loop 0")
+    assert slow.error is not None and slow.error.kind == TacticErrorKind.TIMEOUT and slow.duration_s < 5
+    assert env.top.proc is not None
+    os.kill(env.top.proc.pid, 9)
+    assert env.apply(g, "trivial").error is not None  # the dead process is this call's error
+    assert env.apply(g, "trivial").closes  # the next call restarts coqtop
+
+
+@needs_coq
+def test_theorems_of_a_file_and_proofs_rechecked(env: CoqEnv) -> None:
+    (plus_zero, app_nil, negb_twice) = env.file_theorems(TINY)
+    assert plus_zero.label == "coq:plus_zero" and app_nil.goal.text() == \
+        "|- forall (A : Type) (l : list A), l ++ nil = l"
+    (b,) = env.apply(negb_twice.goal, "intros b").children
+    t, f = env.apply(b, "destruct b").children
+    proof = ProofNode(negb_twice.goal, "intros b", (ProofNode(b, "destruct b", (
+        ProofNode(t, "reflexivity"), ProofNode(f, "reflexivity"))),))
+    env.check_proof(proof)
+    with pytest.raises(ProofError):
+        env.check_proof(ProofNode(negb_twice.goal, "intros b", (ProofNode(b, "reflexivity"),)))
+
+
+@needs_coq
+def test_no_coqtop_outlives_its_env() -> None:
+    e = CoqEnv()
+    e.parse_goal("True")
+    assert e.top.proc is not None
+    pid = e.top.proc.pid
+    e.close()
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
