@@ -3,6 +3,7 @@ crash recovery, proofs re-checked, and no coqtop left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -152,3 +153,35 @@ def test_no_coqtop_outlives_its_env() -> None:
     pid = e.top.proc.pid
     e.close()
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+@needs_coq
+def test_found_proofs_are_rechecked_by_coqc(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.cli import main
+
+    goals = tmp_path / "goals.txt"
+    goals.write_text("forall b : bool, negb (negb b) = b\nforall (A : Type) (l : list A), l ++ nil = l\n")
+    assert main(["eval", "--env", "coq", "--expander", "uniform", "--prover", "bfs", "--decoding.n_samples", "64",
+                 "--search.n_expansions", "100", "--theorems_file", str(goals), "--dump_path", str(tmp_path),
+                 "--exp_id", "floor"]) == 0
+    results = tmp_path / "eval" / "floor" / "eval_results.jsonl"
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["proved"] for r in records] == [True, True]
+    capsys.readouterr()
+    assert main(["check", "--env", "coq", "--results", str(results)]) == 0
+    assert "2 of 2 proofs accepted by coqc" in capsys.readouterr().out
+
+    # the same trees with every closing tactic replaced by one that proves nothing: coqc refuses them
+    def spoil(node: dict) -> None:
+        if not node["children"]:
+            node["tactic"] = "idtac"
+        for c in node["children"]:
+            spoil(c)
+
+    for r in records:
+        spoil(r["proof"])
+    results.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["check", "--env", "coq", "--results", str(results), "--out", str(tmp_path / "bad")]) == 1
+    out = capsys.readouterr().out
+    assert out.count("REJECTED") == 2 and "0 of 2 proofs accepted" in out
+    assert main(["check", "--env", "coq", "--results", str(tmp_path / "none.jsonl")]) == 2

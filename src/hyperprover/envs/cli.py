@@ -10,7 +10,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-ENV_PACKAGES = {"eq": "equations", "mm": "metamath", "sr": "sr"}
+ENV_PACKAGES = {"coq": "coq", "eq": "equations", "mm": "metamath", "sr": "sr"}
 
 
 def _split_env(argv: list[str]) -> tuple[str | None, list[str]]:

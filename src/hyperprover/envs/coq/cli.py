@@ -1,0 +1,49 @@
+"""`hyperprover check --env coq --results eval_results.jsonl`: coqc re-checks the proofs of an eval.
+
+One line per theorem (accepted/REJECTED with coqc's message) and a total; exit 0 when all are accepted,
+1 when one is not, 2 when the check cannot run (coqc missing, no results file, bad usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def check_main(argv: Sequence[str]) -> int:
+    from hyperprover.envs.coq.coqc_check import CheckError, check_results
+
+    p = _Parser(prog="hyperprover check", description="Have coqc re-check, from scratch, the proofs found by "
+                "`hyperprover eval --env coq` (one .v file per theorem).")
+    p.add_argument("--results", required=True, help="an eval_results.jsonl of `hyperprover eval --env coq`")
+    p.add_argument("--out", default="", help="folder of the .v files (default: coqc_check/ next to the results)")
+    p.add_argument("--coqc", default="coqc", help="the coqc program")
+    p.add_argument("--quiet", action="store_true", help="print only the rejected proofs and the total")
+    try:
+        args = p.parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    folder = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results)), "coqc_check")
+    t0 = time.perf_counter()
+    try:
+        verdicts = check_results(args.results, folder, program=args.coqc)
+    except CheckError as e:
+        print(f"hyperprover check: {e}", file=sys.stderr)
+        return 2
+    n_ok = sum(v.accepted for v in verdicts)
+    for v in verdicts:
+        if not args.quiet or not v.accepted:
+            print(f"{v.theorem}: {'accepted' if v.accepted else 'REJECTED'}"
+                  + (f" ({v.file})" if v.file else "") + (f" -- {v.detail}" if v.detail and not v.accepted else ""))
+    print(f"{args.results}: {n_ok} of {len(verdicts)} proofs accepted by coqc "
+          f"({time.perf_counter() - t0:.1f} s; files in {folder})")
+    return 0 if n_ok == len(verdicts) else 1

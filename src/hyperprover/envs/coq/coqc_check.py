@@ -1,0 +1,89 @@
+"""Check the proofs of an evaluation with `coqc` (`hyperprover check --env coq --results FILE`).
+
+Each theorem proved in an `eval_results.jsonl` becomes a `.v` file of its own: the context's sentences,
+the theorem restated as `Goal ...` (its hypotheses as binders, `intros` giving their names back), then
+the proof tree as a tactic script, each node's subgoals in braces in the order Coq creates them, and
+`Qed.` `coqc` compiles it from scratch, without the env and without its restating of subgoals, so a
+proof is accepted only if Coq itself closes the theorem with exactly these tactics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hyperprover.envs.coq.env import CoqConfig
+from hyperprover.envs.coq.goals import GoalDisplayError, parse_sequent
+from hyperprover.evaluation.results import ResultsFile, first_proved
+
+
+class CheckError(Exception):
+    """The check cannot run at all (coqc missing, results file missing or unreadable)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    theorem: str
+    file: str  # the .v file ("" when none could be written)
+    accepted: bool
+    detail: str = ""  # why not: coqc's message
+
+
+def script(node: Mapping[str, Any], depth: int = 0) -> list[str]:
+    """The tactic of `node`, then each child's script in braces."""
+    pad = "  " * depth
+    lines = [f"{pad}{str(node['tactic']).strip().rstrip('.')}."]
+    for child in node.get("children", ()):
+        inner = script(child, depth + 1)
+        inner[0] = f"{pad}{{ {inner[0].lstrip()}"
+        inner[-1] += " }"
+        lines += inner
+    return lines
+
+
+def proof_file(label: str, proof: Mapping[str, Any], context: str) -> str:
+    """The .v text that states the proof's root goal and proves it with the proof's tactics."""
+    statement, names = parse_sequent(str(proof["goal"])).restated()
+    lines = [f"(* {label}: a proof found by hyperprover, checked by coqc *)", context, statement, "Proof."]
+    if names:
+        lines.append(f"intros {' '.join(names)}.")
+    return "\n".join([*lines, *script(proof), "Qed.", ""])
+
+
+def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None = None, program: str = "coqc",
+                  timeout_s: float = 300.0) -> list[Verdict]:
+    """coqc's verdict on the first proof of each theorem proved in `results`, in file order; the `.v`
+    files and coqc's output are kept in `folder`."""
+    if shutil.which(program) is None:
+        raise CheckError(f"{program!r} is not installed (Debian: apt-get install coq libcoq-stdlib)")
+    path = Path(results)
+    if not path.is_file():
+        raise CheckError(f"{results}: no such results file")
+    cfg = cfg or CoqConfig()
+    context = cfg.contexts[cfg.default_context]
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts = []
+    for i, (label, record) in enumerate(first_proved(ResultsFile(path).read()).items()):
+        if record.proof is None:
+            raise CheckError(f"{results}: {label} attempt {record.attempt} is marked proved but holds no proof")
+        name = f"proof_{i:05d}.v"
+        try:
+            (out / name).write_text(proof_file(label, record.proof, context))
+        except (GoalDisplayError, KeyError, TypeError) as e:
+            verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
+            continue
+        try:
+            done = subprocess.run([program, "-q", name], cwd=out, capture_output=True, text=True, timeout=timeout_s)
+            message = " ".join((done.stdout + done.stderr).split())
+            verdicts.append(Verdict(label, name, done.returncode == 0, message[-500:]))
+        except subprocess.TimeoutExpired:
+            verdicts.append(Verdict(label, name, False, f"coqc ran past {timeout_s:g}s"))
+    return verdicts
+
+
+__all__ = ["CheckError", "Verdict", "check_results", "proof_file", "script"]
