@@ -73,7 +73,8 @@ def test_sentences_and_lemmas_of_a_file() -> None:
         "Require Import Arith.", "Lemma a : 1 = 1."]
     assert lemma_statements(text) == [("plus_zero", "forall n : nat, n + 0 = n"),
                                       ("app_nil", "forall (A : Type) (l : list A), l ++ nil = l"),
-                                      ("negb_twice", "forall b : bool, negb (negb b) = b")]
+                                      ("negb_twice", "forall b : bool, negb (negb b) = b"),
+                                      ("broken", "1 = 2")]
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def test_timeout_and_crash_cost_one_call(env: CoqEnv) -> None:
 
 @needs_coq
 def test_theorems_of_a_file_and_proofs_rechecked(env: CoqEnv) -> None:
-    (plus_zero, app_nil, negb_twice) = env.file_theorems(TINY)
+    (plus_zero, app_nil, negb_twice, _) = env.file_theorems(TINY)
     assert plus_zero.label == "coq:plus_zero" and app_nil.goal.text() == \
         "|- forall (A : Type) (l : list A), l ++ nil = l"
     (b,) = env.apply(negb_twice.goal, "intros b").children
@@ -185,3 +186,42 @@ def test_found_proofs_are_rechecked_by_coqc(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert out.count("REJECTED") == 2 and "0 of 2 proofs accepted" in out
     assert main(["check", "--env", "coq", "--results", str(tmp_path / "none.jsonl")]) == 2
+
+
+WORDS = st.from_regex(r"[a-z][a-zA-Z0-9_']{0,6}(\.[a-z][a-z0-9_]{0,4})?", fullmatch=True)
+SENTENCES = st.lists(st.lists(WORDS, min_size=1, max_size=5).map(lambda ws: " ".join(ws) + "."), min_size=1,
+                     max_size=6)
+
+
+@given(SENTENCES, st.sampled_from([" ", "\n", "  (* a (* nested *) comment. *) ", "\n\n"]))
+def test_sentences_are_split_back(parts: list[str], gap: str) -> None:
+    from hyperprover.envs.coq.sentences import sentences
+
+    assert sentences(gap.join(parts)) == parts
+
+
+def test_sentence_structure() -> None:
+    from hyperprover.envs.coq.sentences import sentences
+
+    text = 'Proof with auto. - intros; tac at 1... 2:{ simpl. } + { x. } Notation "[ x ; .. ; y ]" := (f x .. y).'
+    assert sentences(text) == ["Proof with auto.", "-", "intros; tac at 1...", "2:{", "simpl.", "}", "+", "{", "x.",
+                               "}", 'Notation "[ x ; .. ; y ]" := (f x .. y).']
+    assert sentences('Definition s := "a. (* b". Qed.') == ['Definition s := "a. (* b".', "Qed."]
+
+
+@needs_coq
+def test_replay_records_the_steps_of_each_proof(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.cli import main
+
+    assert main(["data", "--env", "coq", "--root", str(TINY.parents[1]), "--dirs", "coq", "--out",
+                 str(tmp_path)]) == 0
+    lemmas = {d["name"]: d for d in map(json.loads, (tmp_path / "lemmas.jsonl").read_text().splitlines())}
+    assert {n: d["status"] for n, d in lemmas.items()} == {"plus_zero": "ok", "app_nil": "ok", "negb_twice": "ok",
+                                                            "broken": "failed"}
+    assert "Unable to unify" in lemmas["broken"]["cause"]
+    steps = [json.loads(line) for line in (tmp_path / "steps.jsonl").read_text().splitlines()]
+    negb = [(s["goal"], s["tactic"]) for s in steps if s["lemma"] == "negb_twice"]
+    assert negb == [("|- forall b : bool, negb (negb b) = b", "destruct b"),  # bullets and braces are not steps
+                    ("|- negb (negb true) = true", "reflexivity"), ("|- negb (negb false) = false", "reflexivity")]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["lemmas"] == {"ok": 3, "failed": 1} and report["replayed_share"] == 0.75

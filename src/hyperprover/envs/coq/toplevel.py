@@ -59,6 +59,8 @@ class CoqTop:
         self.buffer = b""
         self.state = 0
         self.n_starts = 0
+        self.n_syncs = 0
+        self.last_text = ""
         self._finalizer: weakref.finalize | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -101,6 +103,18 @@ class CoqTop:
             raise CoqError(f"coqtop died ({e})") from None
         return self._read(timeout_s or self.answer_timeout_s)
 
+    def sync(self) -> int:
+        """Answers left unread (coqtop ran what we sent as several sentences), read and dropped: 0 when in
+        step. A failing query that names a fresh marker ends the answers to skip."""
+        self.n_syncs += 1
+        marker = f"hp_sync_{self.n_syncs}"
+        self.send(f"Fail Check {marker}.")
+        extra = 0
+        while marker not in self.last_text:
+            extra += 1
+            self._read(self.answer_timeout_s)
+        return extra
+
     def _read(self, timeout_s: float) -> Answer:
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
@@ -112,6 +126,7 @@ class CoqTop:
                 self.buffer = text[m.end():].encode()
                 body = _clean(text[: m.start()]).strip("\n")
                 self.state = int(m["state"])
+                self.last_text = body
                 err = ERROR.search(body)
                 message = " ".join(err["message"].split()) if err else None
                 return Answer(body, self.state, m["name"], message)
