@@ -1,10 +1,11 @@
 """Split Coq source text into sentences, the unit coqtop runs.
 
 A sentence ends with a period (or `...`) followed by whitespace or the end of the text (not `..` as in
-the notation `x .. y`, not the period of a qualified name such as `Nat.add`). At the start of a sentence, a bullet (`-`, `+`, `*`, or a run of one
-of them), the braces `{` and `}` and a focusing selector (`2:{`, `[x]:{`) are sentences of their own. Comments (nested, as in Coq) are dropped;
-strings (with `""` for a quote) are kept whole, so a period or a comment opener inside one does not count.
-Whitespace inside a sentence is collapsed to single spaces.
+the notation `x .. y`, not the period of a qualified name such as `Nat.add`). At the start of a sentence,
+a bullet (`-`, `+`, `*`, or a run of one of them), the braces `{` and `}` and a focusing selector (`2:{`,
+`[x]:{`) are sentences of their own. Comments (nested, as in Coq) are dropped; strings (with `""` for a
+quote) are kept whole, so a period or a comment opener inside one does not count. Whitespace inside a
+sentence is collapsed to single spaces.
 """
 
 from __future__ import annotations
