@@ -13,8 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hyperprover.envs.base import ProofError, ProofNode, TacticErrorKind
-from hyperprover.envs.coq.env import CoqConfig, CoqEnv, lemma_statements, split_sentences, tactic_problem
+from hyperprover.envs.coq.config import CoqConfig
+from hyperprover.envs.coq.env import CoqEnv, lemma_statements
 from hyperprover.envs.coq.goals import Hyp, Sequent, parse_display
+from hyperprover.envs.coq.sentences import sentences
+from hyperprover.envs.coq.tactics import tactic_problem
 
 TINY = Path(__file__).parent / "data" / "coq" / "tiny.v"
 needs_coq = pytest.mark.skipif(shutil.which("coqtop") is None, reason="Coq is not installed (make setup does it)")
@@ -69,7 +72,7 @@ def test_what_is_not_a_tactic(tactic: str, kind: TacticErrorKind) -> None:
 
 def test_sentences_and_lemmas_of_a_file() -> None:
     text = TINY.read_text()
-    assert split_sentences("Require Import Arith. (* a . comment *) Lemma a : 1 = 1.") == [
+    assert sentences("Require Import Arith. (* a . comment *) Lemma a : 1 = 1.") == [
         "Require Import Arith.", "Lemma a : 1 = 1."]
     assert lemma_statements(text) == [("plus_zero", "forall n : nat, n + 0 = n"),
                                       ("app_nil", "forall (A : Type) (l : list A), l ++ nil = l"),
@@ -195,14 +198,10 @@ SENTENCES = st.lists(st.lists(WORDS, min_size=1, max_size=5).map(lambda ws: " ".
 
 @given(SENTENCES, st.sampled_from([" ", "\n", "  (* a (* nested *) comment. *) ", "\n\n"]))
 def test_sentences_are_split_back(parts: list[str], gap: str) -> None:
-    from hyperprover.envs.coq.sentences import sentences
-
     assert sentences(gap.join(parts)) == parts
 
 
 def test_sentence_structure() -> None:
-    from hyperprover.envs.coq.sentences import sentences
-
     text = 'Proof with auto. - intros; tac at 1... 2:{ simpl. } + { x. } Notation "[ x ; .. ; y ]" := (f x .. y).'
     assert sentences(text) == ["Proof with auto.", "-", "intros; tac at 1...", "2:{", "simpl.", "}", "+", "{", "x.",
                                "}", 'Notation "[ x ; .. ; y ]" := (f x .. y).']
@@ -220,8 +219,53 @@ def test_replay_records_the_steps_of_each_proof(tmp_path: Path, capsys: pytest.C
                                                             "broken": "failed"}
     assert "Unable to unify" in lemmas["broken"]["cause"]
     steps = [json.loads(line) for line in (tmp_path / "steps.jsonl").read_text().splitlines()]
-    negb = [(s["goal"], s["tactic"]) for s in steps if s["lemma"] == "negb_twice"]
+    negb = [(Sequent.from_json(s["goal"]).text(), s["tactic"]) for s in steps
+            if s["index"] == lemmas["negb_twice"]["index"]]
     assert negb == [("|- forall b : bool, negb (negb b) = b", "destruct b"),  # bullets and braces are not steps
                     ("|- negb (negb true) = true", "reflexivity"), ("|- negb (negb false) = false", "reflexivity")]
+    app_nil = [Sequent.from_json(s["exact"]).text() for s in steps if s["index"] == lemmas["app_nil"]["index"]]
+    assert app_nil == ["A : Type\nl : list A\n|- l ++ @nil A = l"]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["lemmas"] == {"ok": 3, "failed": 1} and report["replayed_share"] == 0.75
+
+
+@needs_coq
+def test_library_lemmas_are_theorems_in_the_context_before_them(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.cli import main
+
+    data = tmp_path / "data"
+    assert main(["data", "--env", "coq", "--root", str(TINY.parents[1]), "--dirs", "coq", "--out", str(data)]) == 0
+    env = CoqEnv(CoqConfig(library_root=str(TINY.parents[1]), library_dirs="coq", data_dir=str(data), n_valid=1,
+                           n_test=1))
+    try:
+        splits = {s: [t.label for t in env.theorems(s)] for s in ("train", "valid", "test")}
+        assert sorted(sum(splits.values(), [])) == ["coq:coq/tiny.v#10:negb_twice", "coq:coq/tiny.v#1:plus_zero",
+                                                    "coq:coq/tiny.v#6:app_nil"]  # broken did not replay
+        assert [len(v) for v in splits.values()] == [1, 1, 1]
+        by_label = {t.label: t for s in ("train", "valid", "test") for t in env.theorems(s)}
+        negb = by_label["coq:coq/tiny.v#10:negb_twice"]
+        assert negb.goal.context == "coq/tiny.v#10"
+        # the context is the file before the lemma: plus_zero is known, negb_twice itself is not
+        app_nil = by_label["coq:coq/tiny.v#6:app_nil"].goal
+        assert app_nil.text() == "A : Type\nl : list A\n|- l ++ nil = l"  # the binders are hypotheses
+        assert "Unable to unify" in env.apply(app_nil, "apply plus_zero").error.message
+        assert "negb_twice was not found" in env.apply(negb.goal, "apply negb_twice").error.message
+        (b,) = env.apply(negb.goal, "intro b").children
+        t, f = env.apply(b, "destruct b").children
+        assert env.apply(t, "reflexivity").closes and env.apply(f, "reflexivity").closes
+    finally:
+        env.close()
+    # coqc re-checks a library lemma's proof in its file, stated as written
+    from hyperprover.envs.coq.coqc_check import check_results
+    from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+
+    proof = {"goal": negb.goal.text(), "tactic": "intro b", "children": [{"goal": b.text(), "tactic": "destruct b",
+             "children": [{"goal": t.text(), "tactic": "reflexivity", "children": []},
+                          {"goal": f.text(), "tactic": "reflexivity", "children": []}]}]}
+    results = ResultsFile(tmp_path / "eval_results.jsonl")
+    results.append(AttemptRecord(label=negb.label, attempt=1, proved=True, proof=proof, stats={}, params={}))
+    (v,) = check_results(tmp_path / "eval_results.jsonl", tmp_path / "coqc", CoqConfig(
+        library_root=str(TINY.parents[1])))
+    assert v.accepted, v.detail
+    assert "Example negb_twice : forall b : bool, negb (negb b) = b." in (tmp_path / "coqc" / v.file).read_text()

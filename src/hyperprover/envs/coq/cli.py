@@ -51,58 +51,29 @@ def check_main(argv: Sequence[str]) -> int:
 
 def data_main(argv: Sequence[str]) -> int:
     """Replay the proofs of library directories; write steps.jsonl, lemmas.jsonl and report.json."""
-    import json
-    from collections import Counter
     from pathlib import Path
 
-    from hyperprover.envs.coq.extract import library_files, replay
+    from hyperprover.envs.coq.config import CoqConfig
+    from hyperprover.envs.coq.library import write_extraction
 
     p = _Parser(prog="hyperprover data", description="Replay every proof of Coq library directories in coqtop and "
                 "write the (goal, tactic) steps, the lemmas and a report of what failed and why.")
-    p.add_argument("--root", default="/usr/lib/ocaml/coq/theories", help="the library root (Debian: libcoq-stdlib)")
-    p.add_argument("--dirs", default="Arith,Bool,Lists,Logic,Sorting,ZArith", help="comma list of folders under root")
+    p.add_argument("--root", default=CoqConfig.library_root, help="the library root (Debian: libcoq-stdlib)")
+    p.add_argument("--dirs", default=CoqConfig.library_dirs, help="comma list of folders under root")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no line per file")
     try:
         args = p.parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
-    out = Path(args.out)
+    dirs = tuple(d for d in args.dirs.split(",") if d)
     try:
-        files = list(library_files(Path(args.root), [d for d in args.dirs.split(",") if d]))
-        out.mkdir(parents=True, exist_ok=True)
+        r = write_extraction(args.root, dirs, Path(args.out), progress=not args.quiet)
     except OSError as e:
         print(f"hyperprover data: {e}", file=sys.stderr)
         return 2
-    t0 = time.perf_counter()
-    status: Counter[str] = Counter()
-    causes: Counter[str] = Counter()
-    n_steps = 0
-    file_problems = []
-    with open(out / "steps.jsonl", "w") as steps, open(out / "lemmas.jsonl", "w") as lemmas:
-        for path, name in files:
-            r = replay(path, name)
-            for lemma in r.lemmas:
-                status[lemma.status] += 1
-                if lemma.status == "failed":
-                    causes[" ".join(lemma.cause.split()[:6])] += 1
-                lemmas.write(json.dumps(lemma.to_dict()) + "\n")
-                if lemma.status == "ok":
-                    for s in lemma.steps:
-                        steps.write(json.dumps(s.to_dict()) + "\n")
-                    n_steps += len(lemma.steps)
-            if r.errors or r.aborted:
-                file_problems.append({"file": name, "aborted": r.aborted, "errors": r.errors[:5]})
-            if not args.quiet:
-                print(f"{name}: {len(r.lemmas)} lemmas, {sum(l.status == 'ok' for l in r.lemmas)} replayed"
-                      f"{', ' + str(len(r.errors)) + ' failing sentences' if r.errors else ''}"
-                      f"{', aborted: ' + r.aborted if r.aborted else ''}", flush=True)
-    replayed = status["ok"] / max(1, status["ok"] + status["failed"])
-    report = {"files": len(files), "lemmas": dict(status), "steps": n_steps, "replayed_share": replayed,
-              "failure_causes": causes.most_common(30), "file_problems": file_problems,
-              "time_s": round(time.perf_counter() - t0, 1)}
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{len(files)} files: {status['ok']} lemmas replayed of {status['ok'] + status['failed']} "
-          f"({100 * replayed:.1f}%; {status['admitted']} admitted in the source), {n_steps} steps; "
-          f"{out / 'report.json'}")
+    ok, failed = r["lemmas"].get("ok", 0), r["lemmas"].get("failed", 0)
+    print(f"{r['files']} files: {ok} lemmas replayed of {ok + failed} ({100 * r['replayed_share']:.1f}%; "
+          f"{r['lemmas'].get('admitted', 0)} admitted in the source), {r['steps']} steps, {r['time_s']} s; "
+          f"{Path(args.out) / 'report.json'}")
     return 0

@@ -1,14 +1,17 @@
 """Check the proofs of an evaluation with `coqc` (`hyperprover check --env coq --results FILE`).
 
-Each theorem proved in an `eval_results.jsonl` becomes a `.v` file of its own: the context's sentences,
-the theorem restated as `Goal ...` (its hypotheses as binders, `intros` giving their names back), then
-the proof tree as a tactic script, each node's subgoals in braces in the order Coq creates them, and
-`Qed.` `coqc` compiles it from scratch, without the env and without its restating of subgoals, so a
-proof is accepted only if Coq itself closes the theorem with exactly these tactics.
+Each theorem proved in an `eval_results.jsonl` becomes a `.v` file of its own. A library lemma: its file
+up to the lemma, the sentence that states it as written, and `End` for the sections and modules left
+open. A goal typed by hand: the `std` context and the goal restated as `Goal ...` (hypotheses as
+binders, `intros` giving their names back). Then the proof tree as a tactic script, each node's subgoals
+in braces in the order Coq creates them, and `Qed.` `coqc` compiles it from scratch, without the env and
+without its restating of subgoals, so a proof is accepted only if Coq itself closes the theorem with
+exactly these tactics.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -16,9 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.coq.env import CoqConfig
+from hyperprover.envs.coq.config import STD_CONTEXT, CoqConfig
 from hyperprover.envs.coq.goals import GoalDisplayError, parse_sequent
+from hyperprover.envs.coq.sentences import sentences
 from hyperprover.evaluation.results import ResultsFile, first_proved
+
+# a sentence that opens a section or a module (not `Module M := N.`, which defines one at once)
+OPENS = re.compile(r"^(?:Section|(?:#\[[^\]]*\]\s*)?Module(?:\s+Type)?(?:\s+(?:Import|Export))?)\s+"
+                   r"(?P<name>[\w']+)(?![^.]*:=)")
 
 
 class CheckError(Exception):
@@ -45,13 +53,41 @@ def script(node: Mapping[str, Any], depth: int = 0) -> list[str]:
     return lines
 
 
-def proof_file(label: str, proof: Mapping[str, Any], context: str) -> str:
-    """The .v text that states the proof's root goal and proves it with the proof's tactics."""
-    statement, names = parse_sequent(str(proof["goal"])).restated()
-    lines = [f"(* {label}: a proof found by hyperprover, checked by coqc *)", context, statement, "Proof."]
-    if names:
-        lines.append(f"intros {' '.join(names)}.")
-    return "\n".join([*lines, *script(proof), "Qed.", ""])
+LIBRARY_LABEL = re.compile(r"^coq:(?P<file>.+\.v)#(?P<index>\d+):")
+
+
+def library_context(label: str, cfg: CoqConfig) -> tuple[list[str], str, list[str]] | None:
+    """For a library lemma: its file's sentences before it, the sentence that states it (as written, so
+    its binders are already hypotheses), and the `End` sentences that close the sections and modules
+    left open. None for other theorems."""
+    m = LIBRARY_LABEL.match(label)
+    if m is None:
+        return None
+    text = sentences((Path(cfg.library_root) / m["file"]).read_text(encoding="utf-8"))
+    before, statement = text[: int(m["index"])], text[int(m["index"])]
+    open_blocks: list[str] = []
+    for s in before:
+        block = OPENS.match(s)
+        if block is not None:
+            open_blocks.append(block["name"])
+        elif s.startswith("End ") and open_blocks:
+            open_blocks.pop()
+    return before, statement, [f"End {name}." for name in reversed(open_blocks)]
+
+
+def proof_file(label: str, proof: Mapping[str, Any], cfg: CoqConfig) -> str:
+    """The .v text that states the proof's root goal in its context and proves it with the proof's tactics."""
+    head = [f"(* {label}: a proof found by hyperprover, checked by coqc *)"]
+    library = library_context(label, cfg)
+    if library is not None:
+        before, statement, after = library
+        lines = [*head, *before, statement, "Proof."]
+    else:
+        statement, names = parse_sequent(str(proof["goal"])).restated()
+        lines, after = [*head, STD_CONTEXT, statement, "Proof."], []
+        if names:
+            lines.append(f"intros {' '.join(names)}.")
+    return "\n".join([*lines, *script(proof), "Qed.", *after, ""])
 
 
 def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None = None, program: str = "coqc",
@@ -64,7 +100,6 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
     if not path.is_file():
         raise CheckError(f"{results}: no such results file")
     cfg = cfg or CoqConfig()
-    context = cfg.contexts[cfg.default_context]
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     verdicts = []
@@ -73,8 +108,8 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
             raise CheckError(f"{results}: {label} attempt {record.attempt} is marked proved but holds no proof")
         name = f"proof_{i:05d}.v"
         try:
-            (out / name).write_text(proof_file(label, record.proof, context))
-        except (GoalDisplayError, KeyError, TypeError) as e:
+            (out / name).write_text(proof_file(label, record.proof, cfg))
+        except (GoalDisplayError, KeyError, TypeError, OSError) as e:
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue
         try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,44 +30,15 @@ from hyperprover.envs.base import (
     Theorem,
     env_config,
 )
-from hyperprover.envs.coq.goals import CoqGoal, GoalDisplayError, Sequent, parse_display, parse_sequent
+from hyperprover.envs.coq.config import STD_CONTEXT, CoqConfig
+from hyperprover.envs.coq.extract import run_prefix
+from hyperprover.envs.coq.goals import TOKEN, CoqGoal, GoalDisplayError, Sequent, parse_display, parse_sequent
+from hyperprover.envs.coq.sentences import sentences
+from hyperprover.envs.coq.tactics import tactic_problem
 from hyperprover.envs.coq.toplevel import CoqError, CoqTimeout, CoqTop
 
-TOKEN = re.compile(r"[^\W\d][\w'.]*|\d+|[^\w\s]+")
-# words that end, fake or leave a proof, or are vernacular commands rather than tactics
-FORBIDDEN = frozenset("""admit give_up Admitted Abort Qed Defined Save Proof Undo Restart BackTo Back Reset Require
-Import Export Load Declare Drop Quit Timeout Fail Time Redirect Set Unset Goal Lemma Theorem Definition Fixpoint
-Axiom Parameter Hypothesis Variable Section End Module Ltac Hint Opaque Transparent Arguments Notation Infix Open
-Close Show Print Check Eval Compute Search exact_no_check vm_cast_no_check native_cast_no_check change_no_check
-Unshelve shelve""".split())
-WORD = re.compile(r"[^\W\d][\w']*")
-SENTENCE_END = re.compile(r"\.(?:\s|$)")
-DEFAULT_CONTEXT = "Require Import Arith Bool List Lia."
 FLOOR_TACTICS = ("auto", "intuition", "lia", "ring", "reflexivity", "simpl", "intros", "split", "left", "right",
                  "constructor", "trivial", "easy", "congruence", "discriminate", "assumption", "tauto")
-
-
-@dataclass(frozen=True)
-class CoqConfig:
-    contexts: dict[str, str] = field(default_factory=lambda: {"std": DEFAULT_CONTEXT})
-    default_context: str = "std"  # the context of goals typed by hand
-    tactic_timeout_s: float = 5.0
-    answer_timeout_s: float = 30.0  # beyond the tactic's own Timeout: coqtop is killed and restarted
-
-
-def tactic_problem(tactic: str) -> TacticError | None:
-    """Why `tactic` may not be sent to Coq, or None."""
-    text = tactic.strip()
-    if not text:
-        return TacticError(TacticErrorKind.MALFORMED, "empty tactic")
-    if "\n" in text or SENTENCE_END.search(text.rstrip(".")):
-        return TacticError(TacticErrorKind.MALFORMED, "one tactic sentence only (no '.' between tactics)")
-    if text[0] in "-+*{}" or text.startswith(("(*", "\"")):
-        return TacticError(TacticErrorKind.MALFORMED, "bullets, braces and comments are not tactics")
-    bad = sorted({w for w in WORD.findall(text) if w in FORBIDDEN})
-    if bad:
-        return TacticError(TacticErrorKind.UNKNOWN_RULE, f"{', '.join(bad)} may not be used in a tactic")
-    return None
 
 
 class CoqEnv:
@@ -85,9 +55,8 @@ class CoqEnv:
 
     # ------------------------------------------------------------------ coqtop sessions
     def _enter(self, context: str) -> None:
-        """Make coqtop hold `context` and go back to its state (no goal open)."""
-        if context not in self.cfg.contexts:
-            raise CoqError(f"unknown Coq context {context!r}; known: {', '.join(sorted(self.cfg.contexts))}")
+        """Make coqtop hold `context` (`std`, or `FILE#INDEX`: the library file before its sentence INDEX) and
+        go back to its state (no goal open)."""
         if not self.top.alive:
             self.top.start()
             self.base_state = self._ok("Set Printing Width 100000.").state
@@ -96,10 +65,19 @@ class CoqEnv:
             self._ok(f"BackTo {self.loaded[1]}.")
             return
         self._ok(f"BackTo {self.base_state}.")
-        state = self.base_state
-        for sentence in split_sentences(self.cfg.contexts[context]):
-            state = self._ok(sentence).state
-        self.loaded = (context, state)
+        self.loaded = None
+        if context == "std":
+            self._ok(STD_CONTEXT)
+        else:
+            file, sep, index = context.rpartition("#")
+            path = Path(self.cfg.library_root) / file
+            if not sep or not index.isdigit() or not path.is_file():
+                raise CoqError(f"unknown Coq context {context!r}: `std` or FILE#INDEX of a file under "
+                               f"{self.cfg.library_root}")
+            report = run_prefix(self.top, path, int(index))
+            if report.aborted:
+                raise CoqError(f"context {context}: {report.aborted}")
+        self.loaded = (context, self.top.state)
 
     def _ok(self, sentence: str) -> Any:
         a = self.top.send(sentence)
@@ -196,10 +174,7 @@ class CoqEnv:
 
     def goal_tokens(self, goal: Goal) -> list[str]:
         assert isinstance(goal, CoqGoal)
-        out: list[str] = []
-        for h in goal.shown.hyps:
-            out += ["<HYP>", *h.names, ":=" if h.is_definition else ":", *TOKEN.findall(h.text)]
-        return [*out, "|-", *TOKEN.findall(goal.shown.conclusion)]
+        return goal.shown.tokens()
 
     def tactic_tokens(self, tactic: str) -> list[str]:
         return TOKEN.findall(tactic.strip().rstrip("."))
@@ -211,7 +186,7 @@ class CoqEnv:
         """`H : A` lines then `|- B`, or just `B`; Coq elaborates it and the goal is what Coq prints."""
         try:
             typed = parse_sequent(text)
-            context = self.cfg.default_context
+            context = "std"
             self._enter(context)
             error = self._state(*typed.restated())
             if error is not None:
@@ -229,8 +204,16 @@ class CoqEnv:
         return goal.text()
 
     def theorems(self, split: str) -> list[Theorem]:
-        raise KeyError(f"coq env: no split {split!r} yet (the standard-library splits have not landed); prove "
-                       "goals of a file with `hyperprover eval --env coq --theorems_file FILE`")
+        """The lemmas of `split` (train, valid or test) of the library whose proofs replayed, each in the
+        context of its file before it."""
+        from hyperprover.envs.coq.library import ensure_extraction, load_splits
+
+        if split not in ("train", "valid", "test"):
+            raise KeyError(f"coq env: no split {split!r}; splits are train, valid, test (or prove goals of a "
+                           "file with `hyperprover eval --env coq --theorems_file FILE`)")
+        folder = ensure_extraction(self.cfg.library_root, self.cfg.dirs(), self.cfg.data_dir)
+        lemmas = load_splits(str(folder), self.cfg.split_seed, self.cfg.n_valid, self.cfg.n_test)[split]
+        return [Theorem(m.label, CoqGoal(m.context, m.goal, m.exact), split, {"file": m.file}) for m in lemmas]
 
     def file_theorems(self, path: str | Path) -> list[Theorem]:
         """The top-level lemmas of a .v file (their statements only), under the default context."""
@@ -261,18 +244,6 @@ class CoqEnv:
         return [(words, True) for words in out]
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of vernacular text (comments dropped); a '.' ends one when whitespace or the end follows."""
-    text = re.sub(r"\(\*.*?\*\)", " ", text, flags=re.S)
-    out, start = [], 0
-    for m in SENTENCE_END.finditer(text):
-        sentence = " ".join(text[start: m.start() + 1].split())
-        if sentence and sentence != ".":
-            out.append(sentence)
-        start = m.end()
-    return out
-
-
 LEMMA = re.compile(r"^(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition|Example)\s+(?P<name>[\w']+)\s*"
                    r"(?P<binders>(?:\([^()]*\)\s*)*):\s*(?P<statement>.*)\.$", re.S)
 
@@ -280,7 +251,7 @@ LEMMA = re.compile(r"^(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition|Example
 def lemma_statements(text: str) -> list[tuple[str, str]]:
     """(name, statement) of the top-level lemmas of a .v text; binders become a leading `forall`."""
     out = []
-    for sentence in split_sentences(text):
+    for sentence in sentences(text):
         m = LEMMA.match(sentence)
         if m is None:
             continue
@@ -295,4 +266,4 @@ def make_env(**overrides: Any) -> CoqEnv:
     return CoqEnv(env_config("coq", CoqConfig(), overrides))
 
 
-__all__ = ["CoqConfig", "CoqEnv", "lemma_statements", "make_env", "split_sentences", "tactic_problem"]
+__all__ = ["CoqConfig", "CoqEnv", "lemma_statements", "make_env", "tactic_problem"]

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.coq.env import tactic_problem
 from hyperprover.envs.coq.goals import GoalDisplayError, Sequent, parse_display
 from hyperprover.envs.coq.sentences import sentences
+from hyperprover.envs.coq.tactics import tactic_problem
 from hyperprover.envs.coq.toplevel import Answer, CoqError, CoqTop
 
 ENDS = ("Qed.", "Defined.", "Admitted.", "Abort.", "Abort All.")
@@ -29,13 +29,14 @@ STRUCTURE = re.compile(r"^(?:[-+*]+|[{}]|\d+:\s*\{|Proof\b.*)$")
 @dataclass(frozen=True)
 class Step:
     file: str
-    lemma: str
-    goal: str  # as shown
-    exact: str  # with Printing Implicit
+    index: int  # the sentence that states the lemma
+    goal: Sequent  # as shown
+    exact: Sequent  # with Printing Implicit
     tactic: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "lemma": self.lemma, "goal": self.goal, "exact": self.exact, "tactic": self.tactic}
+        return {"file": self.file, "index": self.index, "goal": self.goal.to_json(), "exact": self.exact.to_json(),
+                "tactic": self.tactic}
 
 
 @dataclass
@@ -43,14 +44,16 @@ class Lemma:
     file: str
     name: str
     index: int  # the sentence that states it: its context is the file's sentences before it
-    goal: str = ""
-    exact: str = ""
-    status: str = "ok"  # ok | admitted | failed | evars
+    goal: Sequent | None = None
+    exact: Sequent | None = None
+    status: str = "ok"  # ok | admitted | failed
     cause: str = ""
     steps: list[Step] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "name": self.name, "index": self.index, "goal": self.goal, "exact": self.exact,
+        return {"file": self.file, "name": self.name, "index": self.index,
+                "goal": self.goal.to_json() if self.goal else None,
+                "exact": self.exact.to_json() if self.exact else None,
                 "status": self.status, "cause": self.cause, "n_steps": len(self.steps)}
 
 
@@ -93,7 +96,15 @@ def replay(path: Path, name: str, timeout_s: float = 120.0) -> FileReport:
     return report
 
 
-def _run(top: CoqTop, sents: list[str], report: FileReport) -> None:
+def run_prefix(top: CoqTop, path: Path, index: int) -> FileReport:
+    """Run the sentences of `path` before sentence `index` as the replay did (failed proofs aborted, nothing
+    recorded): coqtop is then where the lemma stated by sentence `index` was."""
+    report = FileReport(str(path))
+    _run(top, sentences(path.read_text(encoding="utf-8", errors="replace"))[:index], report, record=False)
+    return report
+
+
+def _run(top: CoqTop, sents: list[str], report: FileReport, record: bool = True) -> None:
     lemma: Lemma | None = None
     for idx, s in enumerate(sents):
         if lemma is None:
@@ -102,9 +113,9 @@ def _run(top: CoqTop, sents: list[str], report: FileReport) -> None:
                 report.errors.append((idx, s[:120], a.error))
             elif a.proof != "Coq":
                 lemma = Lemma(report.file, a.proof, idx)
-                goal = focused_goal(top)
+                goal = focused_goal(top) if record else None
                 if goal is not None:
-                    lemma.goal, lemma.exact = goal[0].text(), goal[1].text()
+                    lemma.goal, lemma.exact = goal
             continue
         if s in ENDS or s.startswith(("Qed ", "Save ")):
             _close(top, s, lemma)
@@ -114,13 +125,13 @@ def _run(top: CoqTop, sents: list[str], report: FileReport) -> None:
         if lemma.status != "ok":
             continue  # the rest of a failed proof
         # recorded: tactics, not bullets, `Proof ...` or commands, nor `tac...` (it runs the `Proof with` tactic)
-        record = not (STRUCTURE.match(s) or tactic_problem(s.rstrip(".")) is not None or s.endswith("..."))
-        goal = focused_goal(top) if record else None
+        step = not (STRUCTURE.match(s) or tactic_problem(s.rstrip(".")) is not None or s.endswith("..."))
+        goal = focused_goal(top) if step and record else None
         a = _send(top, idx, s)
         if a.error is not None:
-            lemma.status, lemma.cause = "failed", a.error if record else f"{s[:40]}: {a.error}"
+            lemma.status, lemma.cause = "failed", a.error if step else f"{s[:40]}: {a.error}"
         elif goal is not None and not goal[1].has_evars:
-            lemma.steps.append(Step(report.file, lemma.name, goal[0].text(), goal[1].text(), s.rstrip(".")))
+            lemma.steps.append(Step(report.file, lemma.index, goal[0], goal[1], s.rstrip(".")))
         if a.error is None and a.proof == "Coq":  # `Proof term.` states and ends the proof at once
             report.lemmas.append(lemma)
             lemma = None
@@ -161,4 +172,4 @@ def library_files(root: Path, dirs: list[str]) -> Iterator[tuple[Path, str]]:
             yield p, str(p.relative_to(root))
 
 
-__all__ = ["FileReport", "Lemma", "Step", "focused_goal", "library_files", "replay"]
+__all__ = ["FileReport", "Lemma", "Step", "focused_goal", "library_files", "replay", "run_prefix"]

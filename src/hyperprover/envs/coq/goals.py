@@ -13,13 +13,16 @@ and are refused too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 SEPARATOR = "============================"
 HEADER = re.compile(r"^(?:(?P<n>\d+) (?:focused )?goals?(?: \(shelved: (?P<shelved>\d+)\))?|goal \d+) \(ID \d+\)"
                     r"(?: is:)?$")
 HYP = re.compile(r"^(?P<names>[^\s:,]+(?:, [^\s:,]+)*) (?P<sep>:=|:) (?P<rest>.*)$")
 EVAR = re.compile(r"\?[A-Za-z_]")
+TOKEN = re.compile(r"[^\W\d][\w'.]*|\d+|[^\w\s]+")
 
 
 class GoalDisplayError(ValueError):
@@ -47,6 +50,20 @@ class Sequent:
     @property
     def has_evars(self) -> bool:
         return bool(EVAR.search(self.conclusion) or any(EVAR.search(h.text) for h in self.hyps))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hyps": [[list(h.names), h.text, h.is_definition] for h in self.hyps], "concl": self.conclusion}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Sequent:
+        return cls(tuple(Hyp(tuple(n), str(t), bool(b)) for n, t, b in d["hyps"]), str(d["concl"]))
+
+    def tokens(self) -> list[str]:
+        """What the model reads: `<HYP> names : type` per hypothesis, then `|- conclusion`."""
+        out: list[str] = []
+        for h in self.hyps:
+            out += ["<HYP>", *h.names, ":=" if h.is_definition else ":", *TOKEN.findall(h.text)]
+        return [*out, "|-", *TOKEN.findall(self.conclusion)]
 
     def restated(self) -> tuple[str, list[str]]:
         """The `Goal ...` sentence and the names that `intros` must give back."""

@@ -1,0 +1,155 @@
+"""A Coq library as theorems and training data.
+
+The proofs of the chosen directories are replayed once (extract.py, about a minute for the six default
+directories of the standard library) into a folder of JSON lines: `lemmas.jsonl`, `steps.jsonl` and
+`report.json`. By default the folder is a cache, `~/.cache/hyperprover/coq/<digest>` (or under
+$HYPERPROVER_CACHE), named after the library's location, its directories and the Coq version, written
+to a temporary folder and renamed, so a half-written cache is never read. Only JSON is read back.
+
+The lemmas whose proof replayed become theorems; their order (file, sentence) is shuffled by
+`split_seed`, the first `n_valid` are `valid`, the next `n_test` are `test`, the rest `train`. A lemma's
+goal lives in the context `FILE#INDEX`: the file's sentences before the one that states it, so the lemma
+and everything after it in its file are unknown while it is proved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from hyperprover.envs.coq.extract import library_files, replay
+from hyperprover.envs.coq.goals import Sequent
+
+CACHE_FORMAT = "hyperprover coq library 1"  # change when extract.py's records change
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class LemmaRef:
+    file: str  # relative to the library root
+    name: str
+    index: int  # sentence that states it
+    goal: Sequent
+    exact: Sequent
+
+    @property
+    def label(self) -> str:
+        return f"coq:{self.file}#{self.index}:{self.name}"
+
+    @property
+    def context(self) -> str:
+        return f"{self.file}#{self.index}"
+
+
+def coq_version() -> str:
+    try:
+        return subprocess.run(["coqc", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def cache_folder(root: str, dirs: tuple[str, ...]) -> Path:
+    base = os.environ.get("HYPERPROVER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hyperprover")
+    key = json.dumps([CACHE_FORMAT, os.path.realpath(root), list(dirs), coq_version()])
+    return Path(base) / "coq" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def write_extraction(root: str, dirs: tuple[str, ...], out: Path, progress: bool = False) -> dict[str, Any]:
+    """Replay every file of `dirs` into `out` (created); the report, also written as report.json."""
+    files = list(library_files(Path(root), list(dirs)))
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    status: Counter[str] = Counter()
+    causes: Counter[str] = Counter()
+    n_steps, problems = 0, []
+    with open(out / "steps.jsonl", "w") as steps, open(out / "lemmas.jsonl", "w") as lemmas:
+        for path, name in files:
+            r = replay(path, name)
+            for lemma in r.lemmas:
+                status[lemma.status] += 1
+                if lemma.status == "failed":
+                    causes[" ".join(lemma.cause.split()[:6])] += 1
+                lemmas.write(json.dumps(lemma.to_dict()) + "\n")
+                if lemma.status == "ok":
+                    steps.writelines(json.dumps(s.to_dict()) + "\n" for s in lemma.steps)
+                    n_steps += len(lemma.steps)
+            if r.errors or r.aborted:
+                problems.append({"file": name, "aborted": r.aborted, "errors": r.errors[:5]})
+            if progress:
+                print(f"{name}: {len(r.lemmas)} lemmas, {sum(x.status == 'ok' for x in r.lemmas)} replayed"
+                      f"{', ' + str(len(r.errors)) + ' failing sentences' if r.errors else ''}"
+                      f"{', aborted: ' + r.aborted if r.aborted else ''}", flush=True)
+    report = {"root": root, "dirs": list(dirs), "coq": coq_version(), "files": len(files), "lemmas": dict(status),
+              "steps": n_steps, "replayed_share": status["ok"] / max(1, status["ok"] + status["failed"]),
+              "failure_causes": causes.most_common(30), "file_problems": problems,
+              "time_s": round(time.perf_counter() - t0, 1)}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def ensure_extraction(root: str, dirs: tuple[str, ...], folder: str = "") -> Path:
+    """The extraction folder: `folder` if given (it must hold one), else the cache, built when missing."""
+    if folder:
+        out = Path(folder)
+        if not (out / "report.json").is_file():
+            raise FileNotFoundError(f"{folder}: no Coq extraction there (make one: hyperprover data --env coq "
+                                    f"--out {folder})")
+        return out
+    out = cache_folder(root, dirs)
+    if (out / "report.json").is_file():
+        return out
+    print(f"coq: replaying the proofs of {', '.join(dirs)} under {root} once (about a minute) into {out}",
+          file=sys.stderr, flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
+    try:
+        write_extraction(root, dirs, tmp)
+        tmp.rename(out)
+    except OSError:
+        if not (out / "report.json").is_file():  # not another process that won the rename
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+@cache
+def load_splits(folder: str, split_seed: int, n_valid: int, n_test: int) -> dict[str, tuple[LemmaRef, ...]]:
+    lemmas = [LemmaRef(d["file"], d["name"], int(d["index"]), Sequent.from_json(d["goal"]),
+                       Sequent.from_json(d["exact"]))
+              for d in _lines(Path(folder) / "lemmas.jsonl") if d["status"] == "ok" and d["exact"] is not None]
+    lemmas = [m for m in lemmas if not m.exact.has_evars]
+    lemmas.sort(key=lambda m: (m.file, m.index))
+    random.Random(split_seed).shuffle(lemmas)
+    valid, test = lemmas[:n_valid], lemmas[n_valid: n_valid + n_test]
+    return {"valid": tuple(valid), "test": tuple(test), "train": tuple(lemmas[n_valid + n_test:])}
+
+
+def steps_of(folder: str, lemmas: tuple[LemmaRef, ...]) -> list[tuple[Sequent, str]]:
+    """(goal as shown, tactic) of every recorded step of `lemmas`, in file order."""
+    keys = {(m.file, m.index) for m in lemmas}
+    return [(Sequent.from_json(d["goal"]), str(d["tactic"])) for d in _lines(Path(folder) / "steps.jsonl")
+            if (d["file"], int(d["index"])) in keys]
+
+
+__all__ = ["LemmaRef", "cache_folder", "ensure_extraction", "load_splits", "steps_of", "write_extraction"]
