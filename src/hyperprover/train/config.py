@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyperprover.config import ConfigError, opt, section
+from hyperprover.envs.coq.config import CoqConfig
 from hyperprover.envs.equations.config import EquationsConfig
 from hyperprover.envs.metamath.config import MetamathConfig
 from hyperprover.envs.sr.config import SRConfig
@@ -42,6 +43,7 @@ class TrainConfig(RunConfig):
     latex: LatexConfig = section(LatexConfig, "text corpus for MASS pretraining")
     eq: EquationsConfig = section(EquationsConfig, "Equations environment and generators")
     mm: MetamathConfig = section(MetamathConfig, "Metamath database and splits")
+    coq: CoqConfig = section(CoqConfig, "Coq library and splits")
     sr: SRConfig = section(SRConfig, "SymbolicRegression environment and generator")
     tasks: str = opt("", "comma list of tasks, e.g. latex_mass or eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok")
     tasks_weight: str = opt("", "comma list of relative weights of the trained tasks (empty: uniform)")

@@ -3,7 +3,7 @@
 Records are (input tokens, output tokens) for `seq2seq`, (input tokens, target probability of SOLVABLE)
 for `critic`, and word chunks for `mass`. A factory is registered for a regular expression over task
 names (`register_task`), so new data sources are small additions:
-- `mm_*` tasks: register a factory reading the Metamath env's tactic data;
+- `mm_*` and `coq_*` tasks: register a factory reading the env's tactic data;
 - `*_mcts_*` tasks: records from a JSON-lines file (`file_task`, below, already handles
   `{"x": [...], "y": [...]}` and `{"x": [...], "q": 0.7}` lines in `<dir>/<task>.<split>.jsonl`, dir from
   the environment variable HYPERPROVER_TASK_DATA) or from a replay buffer (a factory whose `train`
@@ -201,6 +201,15 @@ def _mm_task(name: str, cfg: Any) -> Task:
                        lambda: data.vocabulary(data.default_env(mm_cfg)), env="mm")
 
 
+def _coq_task(name: str, cfg: Any) -> Task:
+    from hyperprover.envs.coq import data
+
+    coq_cfg = cfg.coq
+    return _pairs_task(name, lambda seed: data.seq2seq_examples("train", seed, coq_cfg),
+                       lambda split, n: data.split_examples(split, n, coq_cfg),
+                       lambda: data.vocabulary(coq_cfg), env="coq")
+
+
 def _sr_task(name: str, cfg: Any) -> Task:
     from hyperprover.envs.sr import data
 
@@ -211,6 +220,7 @@ def _sr_task(name: str, cfg: Any) -> Task:
 
 register_task(r"mm_x2y_goal--tactic_seq2seq", _mm_task, "mm_x2y_goal--tactic_seq2seq")
 register_task(r"sr_bwd_rwalk_seq2seq", _sr_task, "sr_bwd_rwalk_seq2seq")
+register_task(r"coq_x2y_goal--tactic_seq2seq", _coq_task, "coq_x2y_goal--tactic_seq2seq")
 
 
 # ---------------------------------------------------------------------------------------------------
