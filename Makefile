@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Formal systems come from Debian packages: install them when root, otherwise say how.
-DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib
+DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib libcoq-hammer
 debian:
 	@if command -v metamath >/dev/null 2>&1 && [ -f /usr/share/metamath/databases/set.mm ] \
-	  && command -v coqtop >/dev/null 2>&1 && [ -d /usr/lib/ocaml/coq/theories/Arith ]; then :; \
+	  && command -v coqtop >/dev/null 2>&1 && [ -d /usr/lib/ocaml/coq/theories/Arith ] \
+	  && [ -d /usr/lib/ocaml/coq/user-contrib/Hammer ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES)) \
 	  || echo "warning: could not install the formal systems; run: apt-get install $(DEBIAN_PACKAGES)"; \

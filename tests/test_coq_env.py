@@ -269,3 +269,27 @@ def test_library_lemmas_are_theorems_in_the_context_before_them(tmp_path: Path,
         library_root=str(TINY.parents[1])))
     assert v.accepted, v.detail
     assert "Example negb_twice : forall b : bool, negb (negb b) = b." in (tmp_path / "coqc" / v.file).read_text()
+
+
+@pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(), reason="needs libcoq-hammer")
+def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None:
+    from hyperprover.envs.coq.coqc_check import check_results
+    from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+
+    env = CoqEnv(CoqConfig(preload="From Hammer Require Import Tactics."))
+    try:
+        g = env.parse_goal("forall (A : Type) (l m : list A), length (l ++ m) = length (m ++ l)")
+        assert env.apply(g, "sauto use: app_length, Nat.add_comm").closes
+    finally:
+        env.close()
+    plain = CoqEnv()
+    try:
+        assert "sauto was not found" in plain.apply(g, "sauto").error.message  # not without the preload
+    finally:
+        plain.close()
+    proof = {"goal": g.text(), "tactic": "sauto use: app_length, Nat.add_comm", "children": []}
+    results = ResultsFile(tmp_path / "eval_results.jsonl")
+    for preload in ("From Hammer Require Import Tactics.", ""):
+        results.append(AttemptRecord(f"hand:{len(preload)}", 1, True, proof, {}, {"coq_preload": preload}))
+    verdicts = check_results(tmp_path / "eval_results.jsonl", tmp_path / "coqc")
+    assert [v.accepted for v in verdicts] == [True, False]

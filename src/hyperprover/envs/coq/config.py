@@ -22,6 +22,8 @@ class CoqConfig:
     split_seed: int = opt(0, "seed that draws the valid and test lemmas")
     n_valid: int = opt(500, "lemmas in the valid split", min=0)
     n_test: int = opt(500, "lemmas in the test split", min=0)
+    preload: str = opt("", "sentences coqtop runs before any context, e.g. 'From Hammer Require Import Tactics.' "
+                           "for CoqHammer's sauto (benchmarks/coq_sauto.py)")
     tactic_timeout_s: float = opt(5.0, "Coq's Timeout on each tactic", min=0.1)
     answer_timeout_s: float = opt(30.0, "beyond the tactic's Timeout, coqtop is killed and restarted", min=1.0)
 

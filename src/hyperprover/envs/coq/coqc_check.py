@@ -75,9 +75,9 @@ def library_context(label: str, cfg: CoqConfig) -> tuple[list[str], str, list[st
     return before, statement, [f"End {name}." for name in reversed(open_blocks)]
 
 
-def proof_file(label: str, proof: Mapping[str, Any], cfg: CoqConfig) -> str:
+def proof_file(label: str, proof: Mapping[str, Any], cfg: CoqConfig, preload: str = "") -> str:
     """The .v text that states the proof's root goal in its context and proves it with the proof's tactics."""
-    head = [f"(* {label}: a proof found by hyperprover, checked by coqc *)"]
+    head = [f"(* {label}: a proof found by hyperprover, checked by coqc *)", *sentences(preload)]
     library = library_context(label, cfg)
     if library is not None:
         before, statement, after = library
@@ -108,7 +108,9 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
             raise CheckError(f"{results}: {label} attempt {record.attempt} is marked proved but holds no proof")
         name = f"proof_{i:05d}.v"
         try:
-            (out / name).write_text(proof_file(label, record.proof, cfg))
+            # what the prover's coqtop ran before any context (benchmarks/coq_sauto.py records Hammer's import)
+            preload = str(record.params.get("coq_preload", ""))
+            (out / name).write_text(proof_file(label, record.proof, cfg, preload))
         except (GoalDisplayError, KeyError, TypeError, OSError) as e:
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue

@@ -60,6 +60,8 @@ class CoqEnv:
         if not self.top.alive:
             self.top.start()
             self.base_state = self._ok("Set Printing Width 100000.").state
+            for sentence in sentences(self.cfg.preload):
+                self.base_state = self._ok(sentence).state
             self.loaded = None
         if self.loaded is not None and self.loaded[0] == context:
             self._ok(f"BackTo {self.loaded[1]}.")
