@@ -227,6 +227,13 @@ def test_replay_records_the_steps_of_each_proof(tmp_path: Path, capsys: pytest.C
     assert app_nil == ["A : Type\nl : list A\n|- l ++ @nil A = l"]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["lemmas"] == {"ok": 3, "failed": 1} and report["replayed_share"] == 0.75
+    # the MASS corpus: with the default split (500 valid) all three replayed lemmas are valid lemmas, so
+    # their statements and proofs are in valid.txt only
+    train, valid = ((tmp_path / "mass" / f"{s}.txt").read_text().splitlines() for s in ("train", "valid"))
+    assert train == ["Require Import Arith List Lia .", "Lemma broken : 1 = 2 .", "Proof .", "reflexivity .",
+                     "Qed .", "Definition not_a_lemma := 3 ."]
+    assert valid[:3] == ["Lemma plus_zero : forall n : nat , n + 0 = n .", "Proof .", "intros n ."]
+    assert len(valid) == 19
 
 
 @needs_coq

@@ -54,10 +54,11 @@ def data_main(argv: Sequence[str]) -> int:
     from pathlib import Path
 
     from hyperprover.envs.coq.config import CoqConfig
-    from hyperprover.envs.coq.library import write_extraction
+    from hyperprover.envs.coq.library import write_extraction, write_mass_corpus
 
     p = _Parser(prog="hyperprover data", description="Replay every proof of Coq library directories in coqtop and "
-                "write the (goal, tactic) steps, the lemmas and a report of what failed and why.")
+                "write the (goal, tactic) steps, the lemmas, a report of what failed and why, and mass/*.txt: the "
+                "sources as text for MASS pretraining, the valid and test lemmas of the default split apart.")
     p.add_argument("--root", default=CoqConfig.library_root, help="the library root (Debian: libcoq-stdlib)")
     p.add_argument("--dirs", default=CoqConfig.library_dirs, help="comma list of folders under root")
     p.add_argument("--out", required=True, help="output folder")
@@ -69,6 +70,9 @@ def data_main(argv: Sequence[str]) -> int:
     dirs = tuple(d for d in args.dirs.split(",") if d)
     try:
         r = write_extraction(args.root, dirs, Path(args.out), progress=not args.quiet)
+        cfg = CoqConfig()
+        lines = write_mass_corpus(args.root, args.out, cfg.split_seed, cfg.n_valid, cfg.n_test,
+                                  Path(args.out) / "mass")
     except OSError as e:
         print(f"hyperprover data: {e}", file=sys.stderr)
         return 2
@@ -76,4 +80,6 @@ def data_main(argv: Sequence[str]) -> int:
     print(f"{r['files']} files: {ok} lemmas replayed of {ok + failed} ({100 * r['replayed_share']:.1f}%; "
           f"{r['lemmas'].get('admitted', 0)} admitted in the source), {r['steps']} steps, {r['time_s']} s; "
           f"{Path(args.out) / 'report.json'}")
+    print(f"MASS corpus (--latex.data_dir {Path(args.out) / 'mass'}): {lines['train']} sentences in train.txt; "
+          f"those of the valid and test lemmas of the default split apart ({lines['valid']}, {lines['test']})")
     return 0

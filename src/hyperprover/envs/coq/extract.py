@@ -44,6 +44,7 @@ class Lemma:
     file: str
     name: str
     index: int  # the sentence that states it: its context is the file's sentences before it
+    end: int = -1  # the sentence that ends its proof
     goal: Sequent | None = None
     exact: Sequent | None = None
     status: str = "ok"  # ok | admitted | failed
@@ -51,7 +52,7 @@ class Lemma:
     steps: list[Step] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "name": self.name, "index": self.index,
+        return {"file": self.file, "name": self.name, "index": self.index, "end": self.end,
                 "goal": self.goal.to_json() if self.goal else None,
                 "exact": self.exact.to_json() if self.exact else None,
                 "status": self.status, "cause": self.cause, "n_steps": len(self.steps)}
@@ -119,6 +120,7 @@ def _run(top: CoqTop, sents: list[str], report: FileReport, record: bool = True)
             continue
         if s in ENDS or s.startswith(("Qed ", "Save ")):
             _close(top, s, lemma)
+            lemma.end = idx
             report.lemmas.append(lemma)
             lemma = None
             continue
@@ -133,10 +135,11 @@ def _run(top: CoqTop, sents: list[str], report: FileReport, record: bool = True)
         elif goal is not None and not goal[1].has_evars:
             lemma.steps.append(Step(report.file, lemma.index, goal[0], goal[1], s.rstrip(".")))
         if a.error is None and a.proof == "Coq":  # `Proof term.` states and ends the proof at once
+            lemma.end = idx
             report.lemmas.append(lemma)
             lemma = None
     if lemma is not None:
-        lemma.status, lemma.cause = "failed", "the file ends inside the proof"
+        lemma.status, lemma.cause, lemma.end = "failed", "the file ends inside the proof", len(sents) - 1
         report.lemmas.append(lemma)
 
 

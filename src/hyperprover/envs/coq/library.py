@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.envs.coq.extract import library_files, replay
-from hyperprover.envs.coq.goals import Sequent
+from hyperprover.envs.coq.goals import TOKEN, Sequent
+from hyperprover.envs.coq.sentences import sentences
 
-CACHE_FORMAT = "hyperprover coq library 1"  # change when extract.py's records change
+CACHE_FORMAT = "hyperprover coq library 2"  # change when extract.py's records change
 SPLITS = ("train", "valid", "test")
 
 
@@ -145,6 +146,36 @@ def load_splits(folder: str, split_seed: int, n_valid: int, n_test: int) -> dict
     return {"valid": tuple(valid), "test": tuple(test), "train": tuple(lemmas[n_valid + n_test:])}
 
 
+def write_mass_corpus(root: str, folder: str, split_seed: int, n_valid: int, n_test: int, out: Path) -> dict[str, int]:
+    """The library's sources as text for MASS pretraining (`--tasks latex_mass --latex.data_dir OUT`), one
+    sentence per line in the env's tokens (split by spaces, as the MASS task reads them). The statements
+    and proofs of the valid and test lemmas go to valid.txt and test.txt only, everything else of the
+    replayed files to train.txt, so pretraining never reads the proof of a lemma it is later evaluated
+    on. Returns the lines per file."""
+    splits = load_splits(folder, split_seed, n_valid, n_test)
+    held: dict[tuple[str, int], str] = {(m.file, m.index): s for s in ("valid", "test") for m in splits[s]}
+    ends = {(d["file"], int(d["index"])): int(d["end"]) for d in _lines(Path(folder) / "lemmas.jsonl")}
+    files = sorted({f for f, _ in ends})
+    out.mkdir(parents=True, exist_ok=True)
+    counts = dict.fromkeys(SPLITS, 0)
+    handles = {s: open(out / f"{s}.txt", "w") for s in SPLITS}  # noqa: SIM115 - closed below
+    try:
+        for f in files:
+            text = sentences((Path(root) / f).read_text(encoding="utf-8", errors="replace"))
+            split, until = "train", -1
+            for i, sentence in enumerate(text):
+                if i > until:
+                    split = held.get((f, i), "train")
+                    until = ends.get((f, i), i) if split != "train" else i
+                body, dot = (sentence[:-1], ["."]) if sentence.endswith(".") else (sentence, [])
+                handles[split].write(" ".join([*TOKEN.findall(body), *dot]) + "\n")  # the env's tokens
+                counts[split] += 1
+    finally:
+        for h in handles.values():
+            h.close()
+    return counts
+
+
 def steps_of(folder: str, lemmas: tuple[LemmaRef, ...]) -> list[tuple[Sequent, str]]:
     """(goal as shown, tactic) of every recorded step of `lemmas`, in file order."""
     keys = {(m.file, m.index) for m in lemmas}
@@ -152,4 +183,5 @@ def steps_of(folder: str, lemmas: tuple[LemmaRef, ...]) -> list[tuple[Sequent, s
             if (d["file"], int(d["index"])) in keys]
 
 
-__all__ = ["LemmaRef", "cache_folder", "ensure_extraction", "load_splits", "steps_of", "write_extraction"]
+__all__ = ["LemmaRef", "cache_folder", "ensure_extraction", "load_splits", "steps_of", "write_extraction",
+           "write_mass_corpus"]
