@@ -126,3 +126,16 @@ def test_replay_buffer_fifo_and_blocking():
     assert len(got) == 4 and list(rb.items) == [3, 4, 5, 6, 7]  # FIFO dropped 1 and 2
     assert set(rb.draw(200)) == {3, 4, 5, 6, 7}  # uniform with replacement covers everything
     assert rb.stats()["ingress"] == 7
+
+
+def test_unsolved_theorems_get_a_growing_budget():
+    from hyperprover.online.hyperopt import apply_draw
+    from hyperprover.online.main import grown_budget
+    from hyperprover.search.config import SearchConfig
+    from hyperprover.search.expander import DecodingConfig
+
+    budgets = [grown_budget(64, failures, 2.0, 512) for failures in range(6)]
+    assert budgets == [64, 128, 256, 512, 512, 512]
+    assert grown_budget(64, 3, 1.0, 512) == 64 and grown_budget(64, 1, 1.5, 512) == 96
+    search, _ = apply_draw(SearchConfig(), DecodingConfig(), {"n_expansions": budgets[2]})
+    assert search.n_expansions == 256

@@ -34,6 +34,10 @@ class OnlineConfig(RunConfig, ProvingOptions):
     hyperopt: str = opt("fixed", "per-proof search parameters: fixed or random (htps spec 4.7)",
                         choices=("fixed", "random"))
     hyperopt_param_str: str = opt("", "dict literal of parameter ranges/choices for --hyperopt random")
+    unsolved_budget_growth: float = opt(1.0, "each failed attempt on a theorem never solved multiplies the "
+                                             "expansion budget of its next attempt by this (1: a fixed budget)",
+                                        min=1.0)
+    max_expansions: int = opt(0, "cap of the grown budget (0: 8 x search.n_expansions)", min=0)
     label_sampler: LabelSamplerConfig = section(LabelSamplerConfig, "which theorem is attempted next")
     rb: ReplayBufferConfig = section(ReplayBufferConfig, "replay buffer of each MCTS task")
     trainer: TrainConfig = section(TrainConfig, "trainer options (tasks, tasks_weight, epoch_size, optimizer, ...)")

@@ -55,6 +55,12 @@ def init_ray(address: str, num_cpus: int, log_to_driver: bool) -> None:
                  configure_logging=False)
 
 
+def grown_budget(base: int, failures: int, growth: float, cap: int) -> int:
+    """The expansion budget of the next attempt on a theorem never solved after `failures` attempts: hard
+    theorems get more search, easy ones stay cheap (iterative deepening over attempts)."""
+    return max(base, min(cap, round(base * growth ** failures)))
+
+
 def result_line(r: JobResult) -> dict[str, Any]:
     return {"job_id": r.job_id, "label": r.label, "split": r.split, "attempt": r.attempt, "proved": r.proved,
             "proof_size": r.proof_size, "params": r.draw, "stats": r.stats, "version": r.version,
@@ -124,8 +130,13 @@ class Controller:
     # ---------------------------------------------------------------- jobs
     def _new_job(self) -> Job:
         split, label = self.sampler.sample()
+        draw = self.hyperopt.draw()
+        if label not in self.solved.get(split, ()) and self.cfg.unsolved_budget_growth > 1.0:
+            base = int(draw.get("n_expansions", self.cfg.search.n_expansions))
+            draw["n_expansions"] = grown_budget(base, self.n_attempts[split, label], self.cfg.unsolved_budget_growth,
+                                                self.cfg.max_expansions or 8 * self.cfg.search.n_expansions)
         self.n_attempts[split, label] += 1
-        job = Job(self.next_id, label, split, self.n_attempts[split, label], self.hyperopt.draw())
+        job = Job(self.next_id, label, split, self.n_attempts[split, label], draw)
         self.next_id += 1
         return job
 
