@@ -24,7 +24,7 @@ def _argv(ckpt: Path, root: Path, exp_id: str, n_provers: int) -> list[str]:
     # beam search without sampling on a model whose decoder ignores its input: every run proposes the
     # same tactics, so summaries can be compared exactly
     return ["--reload_model", str(ckpt), "--dump_path", str(root), "--exp_id", exp_id, "--n_provers",
-            str(n_provers), "--split", "identities", "--n_theorems", "16", "--max_attempts", "2",
+            str(n_provers), "--split", "identities", "--n_theorems", "48", "--max_attempts", "2",
             "--search.n_expansions", "50", "--search.succ_expansions", "8",
             "--decoding.use_beam", "true", "--decoding.use_sampling", "false", "--decoding.n_samples", "4",
             "--decoding.max_gen_len", "8", "--n_simultaneous_proofs", "2"]
