@@ -48,8 +48,11 @@ def test_ray_eval_interrupted_and_resumed_matches_uninterrupted(tmp_path: Path) 
     for k in range(8):
         exp_id = f"cut{k}"
         results = tmp_path / "eval" / exp_id / "eval_results.jsonl"
+        # SIGINT back to its default in the child: a process that starts with it ignored (inherited from a
+        # parent that ignores it) never gets Ctrl-C
         proc = subprocess.Popen([sys.executable, "-m", "hyperprover.cli", "eval", *_argv(ckpt, tmp_path, exp_id, 2)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
             if results.exists() and len(ResultsFile(results).read()) >= 1:
