@@ -151,6 +151,20 @@ def first_proved(records: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
     return out
 
 
+def proved_proofs(path: str | Path) -> list[tuple[str, AttemptRecord, dict[str, Any]]]:
+    """(label, record, proof json) of the first successful attempt of each theorem of a results file, in
+    file order, for the checks that replay proofs outside the env; ValueError names what is wrong."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{path}: no such results file")
+    out = []
+    for label, r in first_proved(ResultsFile(p).read()).items():
+        if r.proof is None:
+            raise ValueError(f"{path}: {label} attempt {r.attempt} is marked proved but holds no proof")
+        out.append((label, r, r.proof))
+    return out
+
+
 def pending_attempts(labels: Sequence[str], max_attempts: int, done: Iterable[AttemptRecord],
                      ) -> list[tuple[str, int]]:
     """(label, attempt) still to run: not recorded yet, and the theorem not proved by an earlier one."""

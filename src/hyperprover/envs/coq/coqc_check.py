@@ -22,7 +22,7 @@ from typing import Any
 from hyperprover.envs.coq.config import STD_CONTEXT, CoqConfig
 from hyperprover.envs.coq.goals import GoalDisplayError, parse_sequent
 from hyperprover.envs.coq.sentences import sentences
-from hyperprover.evaluation.results import ResultsFile, first_proved
+from hyperprover.evaluation.results import proved_proofs
 
 # a sentence that opens a section or a module (not `Module M := N.`, which defines one at once)
 OPENS = re.compile(r"^(?:Section|(?:#\[[^\]]*\]\s*)?Module(?:\s+Type)?(?:\s+(?:Import|Export))?)\s+"
@@ -96,21 +96,20 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
     files and coqc's output are kept in `folder`."""
     if shutil.which(program) is None:
         raise CheckError(f"{program!r} is not installed (Debian: apt-get install coq libcoq-stdlib)")
-    path = Path(results)
-    if not path.is_file():
-        raise CheckError(f"{results}: no such results file")
+    try:
+        proved = proved_proofs(results)
+    except ValueError as e:
+        raise CheckError(str(e)) from None
     cfg = cfg or CoqConfig()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     verdicts = []
-    for i, (label, record) in enumerate(first_proved(ResultsFile(path).read()).items()):
-        if record.proof is None:
-            raise CheckError(f"{results}: {label} attempt {record.attempt} is marked proved but holds no proof")
+    for i, (label, record, proof) in enumerate(proved):
         name = f"proof_{i:05d}.v"
         try:
             # what the prover's coqtop ran before any context (benchmarks/coq_sauto.py records Hammer's import)
             preload = str(record.params.get("coq_preload", ""))
-            (out / name).write_text(proof_file(label, record.proof, cfg, preload))
+            (out / name).write_text(proof_file(label, proof, cfg, preload))
         except (GoalDisplayError, KeyError, TypeError, OSError) as e:
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue

@@ -55,6 +55,7 @@ class LemmaRef:
         return f"{self.file}#{self.index}"
 
 
+@cache  # one `coqc --version` per process: every theorems() and task build asks for the cache folder
 def coq_version() -> str:
     try:
         return subprocess.run(["coqc", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()

@@ -26,7 +26,7 @@ from typing import Any
 from hyperprover.envs.base import ProofError
 from hyperprover.envs.metamath.env import MetamathEnv, MMGoal
 from hyperprover.envs.metamath.proofs import compress, snippet, to_metamath
-from hyperprover.evaluation.results import ResultsFile, first_proved, proof_from_json
+from hyperprover.evaluation.results import proof_from_json, proved_proofs
 
 METAMATH = "metamath"
 LABEL_PREFIX = "hp."
@@ -46,15 +46,10 @@ class Verdict:
 
 def proved_in_results(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     """(theorem label, proof json) of the first successful attempt of each theorem, in file order."""
-    p = Path(path)
-    if not p.is_file():
-        raise CCheckError(f"{path}: no such results file")
-    out: list[tuple[str, dict[str, Any]]] = []
-    for label, r in first_proved(ResultsFile(p).read()).items():
-        if r.proof is None:
-            raise CCheckError(f"{path}: {label} attempt {r.attempt} is marked proved but holds no proof")
-        out.append((label, r.proof))
-    return out
+    try:
+        return [(label, proof) for label, _, proof in proved_proofs(path)]
+    except ValueError as e:
+        raise CCheckError(str(e)) from None
 
 
 def build_snippets(env: MetamathEnv, theorem: str, proof_json: Mapping[str, Any], mm_label: str,
