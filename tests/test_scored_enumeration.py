@@ -64,3 +64,22 @@ def test_renormalized_scores_are_the_constrained_sampling_log_probs(expander):
         assert scores[t] == pytest.approx(s, abs=1e-4), t
     assert all(scores[t] >= plain_scores[t] - 1e-5 for t in scores if t in plain_scores)
     assert any(scores[t] > plain_scores[t] + 1e-3 for t in scores if t in plain_scores)
+
+
+def test_no_samples_scores_exactly_the_known_complete_tactics(expander):
+    env = expander.env
+    goals = [env.parse_goal(g) for g in GOALS]
+    with_samples = expander.expand(goals, DecodingConfig(n_samples=8, score_enumerated=True), [1, 2, 3, 4])
+    alone = expander.expand(goals, DecodingConfig(n_samples=0, score_enumerated=True), [1, 2, 3, 4])
+    for goal, s, a in zip(goals, with_samples, alone):
+        known = {t for t in complete_tactics(env, goal) if all(w in expander.dico.word2id for w in t.split())}
+        assert set(a.tactics) == known, goal.key
+        scores = dict(zip(s.tactics, s.log_priors))
+        for t, p in zip(a.tactics, a.log_priors):  # the same distribution, whatever else was sampled
+            assert p == pytest.approx(scores[t], abs=1e-4), t
+    assert any(len(s.tactics) > len(a.tactics) for s, a in zip(with_samples, alone))
+
+
+def test_no_samples_without_scoring_is_a_clear_error(expander):
+    with pytest.raises(ValueError, match="n_samples 0 .*score_enumerated"):
+        expander.expand([expander.env.parse_goal(GOALS[0])], DecodingConfig(n_samples=0))

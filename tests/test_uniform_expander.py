@@ -43,6 +43,7 @@ def test_at_most_n_samples_seeded_per_goal(env):
     assert len(a.tactics) == 3 and set(a.tactics) <= everything
     assert a.tactics == again.tactics  # a goal's draw depends on its seed only, not on the batch
     assert any(set(o) != set(a.tactics) for o in other)
+    assert sorted(exp.expand([goal], DecodingConfig(n_samples=0), [1])[0].tactics) == sorted(everything)  # 0: all
 
 
 class OnlyIncomplete:

@@ -36,6 +36,9 @@ class Hypothesis:
 
 
 def check_params(p: DecodingConfig) -> None:
+    if p.n_samples == 0 and not p.score_enumerated:
+        raise DecodingError("n_samples 0 samples no tactic; it needs --decoding.score_enumerated true (the model "
+                            "then scores the complete applicable tactics only), or set --decoding.n_samples >= 1")
     if p.n_samples > 1 and not (p.use_beam or p.use_sampling):
         raise DecodingError(f"greedy decoding gives one tactic but n_samples is {p.n_samples}; "
                             "set use_sampling or use_beam, or n_samples 1")
@@ -410,7 +413,7 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
             levels[d].setdefault(tuple(seq[:d]), len(levels[d]))
     dev = src_mask.device
     cache = model.decoder.new_cache()
-    logps: list[Tensor] = []  # per level: (inputs active at that level, group, vocab)
+    logps: list[tuple[Tensor, Tensor | None]] = []  # per level: (active inputs, group, columns), its columns
     actives: list[dict[int, int]] = []  # per level: input -> its index among that level's active inputs
     groups: list[int] = []
     for d in range(max((len(v) for v in tries.values()), default=0)):
@@ -442,51 +445,76 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
                 if con is not None:
                     for prefix, g in tries[i][d].items():
                         allowed[a * group + g] = con.allowed(prefix)
-        logps.append(_level_logp(model, h, allowed, body_vocab if d else None, temperature).view(len(act), group, -1))
+        logp, columns = _level_logp(model, h, allowed, body_vocab if d else None, temperature)
+        logps.append((logp.view(len(act), group, -1), columns))
         actives.append({i: a for a, i in enumerate(act)})
         groups.append(group)
     totals = torch.zeros(len(seqs), dtype=torch.float32)
-    for d, logp in enumerate(logps):  # one gather per level: the token each sequence takes after its prefix
+    for d, (logp, columns) in enumerate(logps):  # one gather per level: the token each sequence takes next
         idx = [(j, actives[d][i], tries[i][d][tuple(seq[:d])], (*seq, eos)[d])
                for j, (i, seq) in enumerate(zip(inputs, seqs)) if len(seq) >= d]
         seq_idx, act_idx, row_idx, tok_idx = (torch.tensor(col, dtype=torch.long, device=logp.device)
                                               for col in zip(*idx))
-        totals.index_add_(0, seq_idx.cpu(), logp[act_idx, row_idx, tok_idx].cpu())
+        position = _positions(columns, model.decoder.proj.out_features)
+        col_idx = tok_idx if position is None else position[tok_idx]
+        picked = logp[act_idx, row_idx, col_idx.clamp(min=0)]
+        totals.index_add_(0, seq_idx.cpu(), torch.where(col_idx >= 0, picked, float("-inf")).cpu())
     return [float(t) / (len(seq) + 1) ** length_penalty for t, seq in zip(totals.tolist(), seqs)]
 
 
 def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int] | None], vocab: Tensor | None,
-                temperature: float) -> Tensor:
-    """(rows, vocab) next-token log-probs: a row with `allowed` tokens gets them renormalised over those alone
-    (other tokens -inf), computed from the gathered rows of the output projection; the others a softmax over
-    `vocab` (all words when None)."""
+                temperature: float) -> tuple[Tensor, Tensor | None]:
+    """Next-token log-probs of `rows` hidden states, over `columns` words: a row with `allowed` tokens gets them
+    renormalised over those alone, computed from the gathered rows of the output projection; the others a
+    softmax over `vocab` (all words when None). `columns` (word ids, sorted) is the union of the words any row
+    may take, or None for the whole vocabulary; a word outside it is -inf in every row. Keeping only those
+    columns matters with Metamath's ~42k words: a (rows x vocabulary) tensor per level cost more than the
+    decoder."""
     proj = model.decoder.proj
+    dev = h.device
     free = [r for r, a in enumerate(allowed) if a is None]
-    if len(free) == len(allowed) and vocab is None:
-        return (proj(h).float() / temperature).log_softmax(-1)
-    out = torch.full((h.size(0), proj.out_features), float("-inf"), device=h.device)
+    cons = [(r, a) for r, a in enumerate(allowed) if a is not None]
+    if free and vocab is None:
+        columns, width = None, proj.out_features
+    else:
+        words = set(vocab.tolist()) if free and vocab is not None else set()
+        for _, a in cons:
+            words.update(a)
+        columns = torch.tensor(sorted(words), dtype=torch.long, device=dev)
+        width = len(words)
+    position = _positions(columns, proj.out_features)  # None: a word is its own column
+    out = torch.full((h.size(0), width), float("-inf"), device=dev)
     if free:
-        rows = torch.tensor(free, dtype=torch.long, device=h.device)
+        rows = torch.tensor(free, dtype=torch.long, device=dev)
         logp = (project(proj, h.index_select(0, rows), vocab) / temperature).log_softmax(-1)
         if vocab is None:
             out[rows] = logp
         else:
-            out[rows[:, None], vocab[None, :]] = logp
-    cons = [(r, a) for r, a in enumerate(allowed) if a is not None]
+            assert position is not None  # a vocab with free rows means columns were chosen
+            out[rows[:, None], position[vocab][None, :]] = logp
     if not cons:
-        return out
-    width = max(len(a) for _, a in cons)
+        return out, columns
+    longest = max(len(a) for _, a in cons)
     # padding repeats a row's first allowed token: scattering it twice writes the same value
-    idx = torch.tensor([a + a[:1] * (width - len(a)) for _, a in cons], dtype=torch.long, device=h.device)
-    valid = torch.tensor([[k < len(a) for k in range(width)] for _, a in cons], device=h.device)
-    rows = torch.tensor([r for r, _ in cons], dtype=torch.long, device=h.device)
+    idx = torch.tensor([a + a[:1] * (longest - len(a)) for _, a in cons], dtype=torch.long, device=dev)
+    valid = torch.tensor([[k < len(a) for k in range(longest)] for _, a in cons], device=dev)
+    rows = torch.tensor([r for r, _ in cons], dtype=torch.long, device=dev)
     logits = torch.einsum("rkd,rd->rk", proj.weight[idx], h.index_select(0, rows))
     if proj.bias is not None:
         logits = logits + proj.bias[idx]
     logp = (logits.float() / temperature).masked_fill(~valid, float("-inf")).log_softmax(-1)
     logp = torch.where(valid, logp, logp[:, :1])
-    out[rows] = out[rows].scatter(1, idx, logp)
-    return out
+    out[rows] = out[rows].scatter(1, idx if position is None else position[idx], logp)
+    return out, columns
+
+
+def _positions(columns: Tensor | None, n_words: int) -> Tensor | None:
+    """word id -> its column (-1: not a column); None when every word is its own column."""
+    if columns is None:
+        return None
+    position = torch.full((n_words,), -1, dtype=torch.long, device=columns.device)
+    position[columns] = torch.arange(len(columns), dtype=torch.long, device=columns.device)
+    return position
 
 
 @torch.no_grad()

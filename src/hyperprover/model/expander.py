@@ -185,7 +185,7 @@ class TransformerExpander:
         starts = [self._starts(g) for g in goals]
         seqs: list[list[tuple[int, ...]]] = [[tuple(w) for w, complete in st if complete] for st in starts]
         open_rows = [r for r, st in enumerate(starts) if any(not complete for _, complete in st)]
-        if open_rows:
+        if open_rows and params.n_samples > 0:
             sel = torch.tensor(open_rows, dtype=torch.long, device=src_mask.device)
             sub = [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory]
             cons = [PrefixConstraint([(w, False) for w, complete in starts[r] if not complete], self.dico.eos)

@@ -18,7 +18,9 @@ from hyperprover.envs.base import Goal
 class DecodingConfig:
     """How the expander decodes tactics (spec model_and_training 1.5, htps 6.2)."""
 
-    n_samples: int = opt(8, "tactics returned per goal (the beam size with beam search)", min=1)
+    n_samples: int = opt(8, "tactics returned per goal (the beam size with beam search); 0: none sampled, "
+                            "only with score_enumerated (the complete applicable tactics alone, scored) or "
+                            "--expander uniform (every complete applicable tactic)", min=0)
     use_beam: bool = opt(False, "beam search instead of independent samples")
     use_sampling: bool = opt(True, "sample (ancestral, or stochastic beam with use_beam); else greedy")
     fixed_temperature: float = opt(1.0, "softmax temperature for sampling", min=1e-6)

@@ -2,8 +2,9 @@
 
 This is what a learned prover must beat (`--expander uniform`): the same searches, the same budget,
 but no model. It proposes the tactics the env lists as complete for the goal (nothing left to
-substitute), all of them when there are at most `n_samples`, else a random subset of that size, in an
-order drawn from the goal's seed, so a resumed or re-batched evaluation proposes the same tactics.
+substitute), all of them when there are at most `n_samples` (or `n_samples` is 0), else a random subset of
+that size, in an order drawn from the goal's seed, so a resumed or re-batched evaluation proposes the same
+tactics.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class UniformExpander:
             # shuffled even when all are kept: ties in the searches are broken by order, and the env's order
             # (by position in the goal) would be a hand-written heuristic, not the floor
             rng = random.Random(seeds[i] if seeds is not None else f"{self.seed}:{goal.key}")
-            tactics = rng.sample(tactics, min(len(tactics), params.n_samples))
+            keep = len(tactics) if params.n_samples == 0 else min(len(tactics), params.n_samples)
+            tactics = rng.sample(tactics, keep)
             if not tactics:
                 out.append(Expansion(goal, (), (), NEUTRAL_CRITIC,
                                      error="failed_no_tactic: no complete tactic applies to the goal"))
