@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,17 @@ def test_bad_theorems_file(tmp_path, checkpoint, capsys):
     assert main(["eval", *ARGS, "--theorems_file", str(goals), "--reload_model", str(checkpoint),
                  "--dump_path", str(tmp_path)]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+def test_env_options_reach_the_env_and_its_workers(tmp_path):
+    """`--mm.database` picks the database of eval's env and of the processes that apply tactics (they build
+    their own env; with set.mm's labels they could not apply good.mm's assertions)."""
+    good = str(Path(__file__).parent / "data" / "mm" / "good.mm")
+    assert main(["eval", "--env", "mm", "--mm.database", good, "--split", "train", "--expander", "uniform",
+                 "--prover", "bfs", "--search.n_expansions", "50", "--decoding.n_samples", "0",
+                 "--env_workers", "1", "--dump_path", str(tmp_path), "--exp_id", "good"]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "eval" / "good" / "eval_results.jsonl").read_text().splitlines()]
+    assert sorted(r["label"] for r in lines) == sorted(f"mm:{t}" for t in make_env("mm", database=good).splits.train)
+    assert sum(r["proved"] for r in lines) >= 1
+    assert main(["eval", "--env", "mm", "--mm.database", str(tmp_path / "missing.mm"), "--split", "train",
+                 "--expander", "uniform", "--dump_path", str(tmp_path), "--exp_id", "missing"]) != 0

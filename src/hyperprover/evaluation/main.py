@@ -129,7 +129,7 @@ def main(argv: Sequence[str]) -> int:
     check_run_names(cfg)
     # a folder of other results is refused before a model is loaded (setup_experiment checks it again)
     check_same_run(dump_dir(cfg), cfg, "eval", EVAL_DEFINING, EVAL_IGNORED)
-    env = open_env(cfg.env)
+    env = open_env(cfg)
     if cfg.theorems_file:
         theorems = read_theorems_file(env, cfg.theorems_file)[: cfg.n_theorems or None]
     else:

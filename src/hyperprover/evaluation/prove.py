@@ -103,7 +103,7 @@ def main(argv: Sequence[str]) -> int:
     cfg = load_config(ProveConfig, argv, PRESETS)
     if not cfg.theorem:
         raise ConfigError("--theorem is required (a goal as text, or a label such as identities:12)")
-    env = open_env(cfg.env)
+    env = open_env(cfg)
     try:
         theorem = resolve_theorem(env, cfg.theorem)
     except GoalParseError as e:

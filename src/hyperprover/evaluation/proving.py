@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import socket
@@ -11,6 +12,9 @@ from typing import Any
 
 from hyperprover.config import ConfigError, opt, section
 from hyperprover.envs.base import BackwardEnv, make_env
+from hyperprover.envs.coq.config import CoqConfig
+from hyperprover.envs.metamath.config import MetamathConfig
+from hyperprover.envs.sr.config import SRConfig
 from hyperprover.search.config import PROVERS, SEARCH_PRESETS, ProverConfig, SearchConfig
 from hyperprover.search.expander import DecodingConfig, Expander, enumerable
 from hyperprover.search.prover import BatchTrace, Prover
@@ -35,9 +39,21 @@ class ProvingOptions:
     env_workers: int = opt(0, "processes applying tactics (0: in this process)", min=0)
     search: SearchConfig = section(SearchConfig, "search parameters")
     decoding: DecodingConfig = section(DecodingConfig, "tactic decoding")
+    mm: MetamathConfig = section(MetamathConfig, "Metamath database and splits (with --env mm)")
+    coq: CoqConfig = section(CoqConfig, "Coq library, splits and preload (with --env coq)")
+    sr: SRConfig = section(SRConfig, "SymbolicRegression environment (with --env sr)")
 
     def prover_config(self) -> ProverConfig:
         return ProverConfig(self.prover, self.n_simultaneous_proofs, self.env_workers)
+
+    def env_factory(self) -> Callable[[], BackwardEnv]:
+        """Makes the env of `--env` with its section's options (a picklable callable: env workers and Ray
+        provers build their own)."""
+        options = getattr(self, self.env, None)  # eq has no section here: its splits take no options
+        kwargs: dict[str, Any] = {}
+        if dataclasses.is_dataclass(options) and not isinstance(options, type):
+            kwargs = dataclasses.asdict(options)
+        return functools.partial(make_env, self.env, **kwargs)
 
 
 @dataclass
@@ -83,13 +99,16 @@ class RayConfig:
         return {k: float(v) for k, v in value.items()}
 
 
-def open_env(name: str) -> BackwardEnv:
+def open_env(cfg: ProvingOptions) -> BackwardEnv:
     try:
-        return make_env(name)
+        return cfg.env_factory()()
     except NotImplementedError as e:
         raise ConfigError(str(e)) from None
     except ValueError as e:
         raise ConfigError(f"--env: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a database or library the options name is missing or unreadable
+        hint = f" (see the --{cfg.env}.* options)" if hasattr(cfg, cfg.env) else ""
+        raise ConfigError(f"--env {cfg.env}: {e}{hint}") from None
 
 
 def resolve_device(name: str) -> str:
@@ -150,6 +169,6 @@ def build_prover(cfg: ProvingOptions, env: BackwardEnv,
     expander = build_expander(cfg, env, cfg.search.seed)
     try:
         return Prover(env, expander, cfg.search, cfg.decoding, cfg.prover_config(),
-                      env_factory=functools.partial(make_env, cfg.env), on_batch=on_batch)
+                      env_factory=cfg.env_factory(), on_batch=on_batch)
     except ValueError as e:
         raise ConfigError(str(e)) from None

@@ -19,11 +19,10 @@ import ray
 
 def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
     """Prove the first `async_eval_n` theorems of `async_eval_split` with the snapshot in `out_dir`."""
-    import functools
 
     import torch
 
-    from hyperprover.envs.base import make_env, split_theorems
+    from hyperprover.envs.base import split_theorems
     from hyperprover.evaluation.proving import open_env
     from hyperprover.evaluation.results import roc_auc
     from hyperprover.model.expander import load_expander
@@ -32,7 +31,7 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
     if cfg.local and cfg.torch_threads > 0:
         torch.set_num_threads(cfg.torch_threads)
     out = Path(out_dir)
-    env = open_env(cfg.env)
+    env = open_env(cfg)
     theorems = split_theorems(env, cfg.async_eval_split)
     if cfg.async_eval_n:
         theorems = theorems[: cfg.async_eval_n]
@@ -41,7 +40,7 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
     proved: list[str] = []
     pairs: list[tuple[float, bool]] = []
     with Prover(env, expander, cfg.search, cfg.decoding, cfg.prover_config(),
-                env_factory=functools.partial(make_env, cfg.env)) as prover:
+                env_factory=cfg.env_factory()) as prover:
         for rec in prover.prove(theorems):
             pairs.extend(rec.critic_pairs)
             if rec.proved:

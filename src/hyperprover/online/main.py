@@ -83,7 +83,7 @@ class Controller:
         import ray
 
         self.cfg, self.exp, self.log = cfg, exp, exp.logger
-        env = open_env(cfg.env)
+        env = open_env(cfg)
         props = parse_split_props(cfg.data_src_props)
         self.labels = {s: [t.label for t in split_theorems(env, s)] for s in props}
         self.sampler = SplitSampler(self.labels, props, cfg.label_sampler, seed=cfg.seed)
@@ -319,7 +319,7 @@ class Controller:
 
 def check_inputs(cfg: OnlineConfig) -> None:
     """Fail before Ray starts: the splits must exist and the expander must be buildable."""
-    env = open_env(cfg.env)
+    env = open_env(cfg)
     for split in parse_split_props(cfg.data_src_props):
         try:
             n = len(split_theorems(env, split))

@@ -10,7 +10,6 @@ is re-queued by the controller. New weights are swapped in between two Prover st
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import random
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import Goal, ProofNode, Theorem, make_env, split_theorems
+from hyperprover.envs.base import Goal, ProofNode, Theorem, split_theorems
 from hyperprover.evaluation.proving import ProvingOptions, build_expander, open_env
 from hyperprover.experiment import create_logger
 from hyperprover.online.hyperopt import apply_draw
@@ -159,10 +158,10 @@ class ProverWorker:
         self.node = _ray_node_id()
         self.log: logging.Logger = create_logger(Path(log_dir) / f"prover_{index}.log", f"prover{index}",
                                                  stderr=False)
-        self.env = open_env(cfg.env)
+        self.env = open_env(cfg)
         self.expander = build_expander(cfg, self.env, cfg.search.seed + index, checkpoint)
         self.prover = _JobProver(self.env, _DrawExpander(self.expander), cfg.search, cfg.decoding, cfg.prover_config(),
-                                 env_factory=functools.partial(make_env, cfg.env), on_batch=self._on_batch)
+                                 env_factory=cfg.env_factory(), on_batch=self._on_batch)
         self.theorems: dict[str, dict[str, Theorem]] = {}
         self.inbox = _Inbox()
         self.jobs: dict[int, Job] = {}  # held: queued or running
