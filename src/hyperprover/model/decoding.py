@@ -413,7 +413,7 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
             levels[d].setdefault(tuple(seq[:d]), len(levels[d]))
     dev = src_mask.device
     cache = model.decoder.new_cache()
-    logps: list[tuple[Tensor, Tensor | None]] = []  # per level: (active inputs, group, columns), its columns
+    logps: list[tuple[Tensor, Tensor | None]] = []  # per level: log-probs (active inputs, group, column), columns
     actives: list[dict[int, int]] = []  # per level: input -> its index among that level's active inputs
     groups: list[int] = []
     for d in range(max((len(v) for v in tries.values()), default=0)):
@@ -474,6 +474,8 @@ def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int
     dev = h.device
     free = [r for r, a in enumerate(allowed) if a is None]
     cons = [(r, a) for r, a in enumerate(allowed) if a is not None]
+    if not cons and vocab is None:
+        return (proj(h).float() / temperature).log_softmax(-1), None
     if free and vocab is None:
         columns, width = None, proj.out_features
     else:
