@@ -413,7 +413,7 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
             levels[d].setdefault(tuple(seq[:d]), len(levels[d]))
     dev = src_mask.device
     cache = model.decoder.new_cache()
-    logps: list[tuple[Tensor, Tensor | None]] = []  # per level: log-probs (active inputs, group, column), columns
+    logps: list[tuple[Tensor, Tensor | None]] = []  # per level: log-probs (inputs, group, column), word -> column
     actives: list[dict[int, int]] = []  # per level: input -> its index among that level's active inputs
     groups: list[int] = []
     for d in range(max((len(v) for v in tries.values()), default=0)):
@@ -445,17 +445,16 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
                 if con is not None:
                     for prefix, g in tries[i][d].items():
                         allowed[a * group + g] = con.allowed(prefix)
-        logp, columns = _level_logp(model, h, allowed, body_vocab if d else None, temperature)
-        logps.append((logp.view(len(act), group, -1), columns))
+        logp, position = _level_logp(model, h, allowed, body_vocab if d else None, temperature)
+        logps.append((logp.view(len(act), group, -1), position))
         actives.append({i: a for a, i in enumerate(act)})
         groups.append(group)
     totals = torch.zeros(len(seqs), dtype=torch.float32)
-    for d, (logp, columns) in enumerate(logps):  # one gather per level: the token each sequence takes next
+    for d, (logp, position) in enumerate(logps):  # one gather per level: the token each sequence takes next
         idx = [(j, actives[d][i], tries[i][d][tuple(seq[:d])], (*seq, eos)[d])
                for j, (i, seq) in enumerate(zip(inputs, seqs)) if len(seq) >= d]
         seq_idx, act_idx, row_idx, tok_idx = (torch.tensor(col, dtype=torch.long, device=logp.device)
                                               for col in zip(*idx))
-        position = _positions(columns, model.decoder.proj.out_features)
         col_idx = tok_idx if position is None else position[tok_idx]
         picked = logp[act_idx, row_idx, col_idx.clamp(min=0)]
         totals.index_add_(0, seq_idx.cpu(), torch.where(col_idx >= 0, picked, float("-inf")).cpu())
@@ -464,12 +463,12 @@ def score_sequences(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor
 
 def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int] | None], vocab: Tensor | None,
                 temperature: float) -> tuple[Tensor, Tensor | None]:
-    """Next-token log-probs of `rows` hidden states, over `columns` words: a row with `allowed` tokens gets them
-    renormalised over those alone, computed from the gathered rows of the output projection; the others a
-    softmax over `vocab` (all words when None). `columns` (word ids, sorted) is the union of the words any row
-    may take, or None for the whole vocabulary; a word outside it is -inf in every row. Keeping only those
-    columns matters with Metamath's ~42k words: a (rows x vocabulary) tensor per level cost more than the
-    decoder."""
+    """Next-token log-probs of `rows` hidden states, and `position` (word id -> its column, -1 for none; None
+    when every word is its own column): a row with `allowed` tokens gets them renormalised over those alone,
+    computed from the gathered rows of the output projection; the others a softmax over `vocab` (all words when
+    None). The columns are the union of the words any row may take; a word outside them is -inf in every row.
+    Keeping only those columns matters with Metamath's ~42k words: a (rows x vocabulary) tensor per level cost
+    more than the decoder."""
     proj = model.decoder.proj
     dev = h.device
     free = [r for r, a in enumerate(allowed) if a is None]
@@ -495,7 +494,7 @@ def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int
             assert position is not None  # a vocab with free rows means columns were chosen
             out[rows[:, None], position[vocab][None, :]] = logp
     if not cons:
-        return out, columns
+        return out, position
     longest = max(len(a) for _, a in cons)
     # padding repeats a row's first allowed token: scattering it twice writes the same value
     idx = torch.tensor([a + a[:1] * (longest - len(a)) for _, a in cons], dtype=torch.long, device=dev)
@@ -507,7 +506,7 @@ def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int
     logp = (logits.float() / temperature).masked_fill(~valid, float("-inf")).log_softmax(-1)
     logp = torch.where(valid, logp, logp[:, :1])
     out[rows] = out[rows].scatter(1, idx if position is None else position[idx], logp)
-    return out, columns
+    return out, position
 
 
 def _positions(columns: Tensor | None, n_words: int) -> Tensor | None:
