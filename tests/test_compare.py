@@ -128,3 +128,30 @@ def test_cli_text_and_json(tmp_path, capsys):
     assert main(["compare", fa, "--vs", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no eval_results.jsonl" in err
+
+
+def test_compare_on_a_fold_of_the_split(tmp_path):
+    """`only` keeps the held-out labels: A wins 4-0 on all eight theorems but only 1-0 on the odd ones."""
+    a = {f"identities:{i}": i < 4 for i in range(8)}
+    b = dict.fromkeys(a, False)
+    fa, fb = write_eval(tmp_path / "a", a), write_eval(tmp_path / "b", b)
+    assert (compare([fa], [fb]).only_a, compare([fa], [fb]).n_theorems) == (4, 8)
+    c = compare([fa], [fb], only=[f"identities:{i}" for i in (1, 3, 5, 7)])
+    assert (c.n_theorems, c.only_a, c.only_b, c.a.proved) == (4, 2, 0, 2)
+    with pytest.raises(ConfigError, match="no attempt at identities:9"):
+        compare([fa], [fb], only=["identities:9"])
+
+
+def test_compare_cli_takes_an_env_fold(tmp_path, capsys):
+    a = {f"identities:{i}": i % 4 == 3 for i in range(160)}  # A proves exactly the held-out quarter
+    b = dict.fromkeys(a, False)
+    fa, fb = write_eval(tmp_path / "a", a), write_eval(tmp_path / "b", b)
+    assert main(["compare", fa, "--vs", fb, "--env", "eq", "--split", "identities%4=3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["n_theorems"], out["only_a"], out["both"]) == (40, 40, 0)
+    assert main(["compare", fa, "--vs", fb, "--env", "eq", "--split", "identities%4!=3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["only_a"] == 0
+    assert main(["compare", fa, "--vs", fb, "--split", "identities%4=3"]) == 2
+    assert "--env and --split go together" in capsys.readouterr().err
+    assert main(["compare", fa, "--vs", fb, "--env", "eq", "--split", "identities%0=3"]) == 2
+    assert "bad fold" in capsys.readouterr().err

@@ -300,3 +300,38 @@ def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None
         results.append(AttemptRecord(f"hand:{len(preload)}", 1, True, proof, {}, {"coq_preload": preload}))
     verdicts = check_results(tmp_path / "eval_results.jsonl", tmp_path / "coqc")
     assert [v.accepted for v in verdicts] == [True, False]
+
+
+@pytest.mark.parametrize(("opening", "plain"), [
+    ("Module Nat <: NAxiomsSig <: OrderedTypeFull.", "Module Nat."),
+    ("Module Z_as_Int : Int.", "Module Z_as_Int."),
+    ("Module Make (X : OrderedType) (Import Y : T) <: S.", "Module Make (X : OrderedType) (Import Y : T)."),
+    ("Module Import M.", "Module Import M."),
+    ("Module Type Sig.", "Module Type Sig."),
+    ("Section S.", "Section S."),
+])
+def test_a_module_left_open_loses_its_signature(opening: str, plain: str) -> None:
+    from hyperprover.envs.coq.coqc_check import without_signature
+
+    assert without_signature(opening) == plain
+
+
+@needs_coq
+def test_coqc_checks_a_lemma_of_a_module_whose_signature_is_completed_later(tmp_path: Path) -> None:
+    """Like Arith/PeanoNat.v's `Module Nat <: NAxiomsSig`: ended right after the lemma, the module would lack
+    `later`, which its signature asks for; the check file drops the signature and coqc accepts the proof."""
+    from hyperprover.envs.coq.coqc_check import check_results
+    from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "m.v").write_text("Module Type T.\n Parameter later : nat.\nEnd T.\n"
+                                          "Module M <: T.\nLemma early : 0 = 0.\nProof. reflexivity. Qed.\n"
+                                          "Definition later := 1.\nEnd M.\n")
+    results = ResultsFile(tmp_path / "eval_results.jsonl")
+    proof = {"goal": "|- 0 = 0", "tactic": "reflexivity", "children": []}
+    results.append(AttemptRecord(label="coq:m.v#4:early", attempt=1, proved=True, proof=proof, stats={}, params={}))
+    lib = CoqConfig(library_root=str(tmp_path / "lib"))
+    (v,) = check_results(tmp_path / "eval_results.jsonl", tmp_path / "coqc", lib)
+    assert v.accepted, v.detail
+    text = (tmp_path / "coqc" / v.file).read_text()
+    assert "Module M.\nLemma early : 0 = 0.\nProof.\nreflexivity.\nQed.\nEnd M." in text

@@ -48,5 +48,7 @@ def test_proof_printing() -> None:
 
     p = ProofNode(ToyGoal("R"), "a", (ProofNode(ToyGoal("A"), "x"), ProofNode(ToyGoal("B"), "y")))
     assert format_proof(p) == "R\n  by a\n  A\n    by x\n  B\n    by y"
+    two_lines = ProofNode(ToyGoal("R"), "a", (ProofNode(ToyGoal("h : P\n|- Q"), "x"),))
+    assert format_proof(two_lines) == "R\n  by a\n  h : P\n  |- Q\n    by x"  # every line of a goal indented
     assert proof_to_dict(p) == {"goal": "R", "tactic": "a", "children": [
         {"goal": "A", "tactic": "x", "children": []}, {"goal": "B", "tactic": "y", "children": []}]}

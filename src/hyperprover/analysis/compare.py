@@ -6,6 +6,8 @@ i-th folder of A is paired with the i-th of B, so give them in the same seed ord
 proved it. Reported: proved per side (pooled over the seeds), the paired table (both, only A, only B,
 neither), the exact two-sided McNemar p-value of the discordant units, and a bootstrap 95% interval
 of the difference in proved share that resamples theorems (a theorem keeps all its seeds together).
+`--env E --split S` restricts every side to the theorems of split S (or a fold such as `identities%4=3`, the
+quarter an online run never attempts), so one set of eval folders also answers for a held-out part.
 With several seeds the units of one theorem are not independent (a model prover often proves the same
 theorems whatever the seed), so the verdict rests on the theorem-level sign test: the theorems A proves
 in more seeds than B against those B proves in more seeds than A, exact binomial. With one seed the two
@@ -18,13 +20,14 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hyperprover.config import ConfigError
+from hyperprover.envs.base import make_env, split_theorems
 from hyperprover.evaluation.results import ResultsFile
 
 
@@ -120,13 +123,28 @@ def _same_theorems(runs: Sequence[tuple[str, dict[str, bool]]]) -> list[str]:
     return sorted(labels)
 
 
+def restrict(runs: list[tuple[str, dict[str, bool]]], only: Collection[str]) -> list[tuple[str, dict[str, bool]]]:
+    """Each run's outcomes on the labels of `only`, all of which it must have attempted."""
+    out = []
+    for folder, o in runs:
+        missing = sorted(set(only) - set(o))
+        if missing:
+            raise ConfigError(f"{folder} has no attempt at {missing[0]} (and {len(missing) - 1} more) of the "
+                              "theorems to compare on; evaluate the whole split there first")
+        out.append((folder, {t: o[t] for t in only}))
+    return out
+
+
 def compare(a_folders: Sequence[str], b_folders: Sequence[str], attempts: int = 0, n_bootstrap: int = 10000,
-            seed: int = 0, names: tuple[str, str] = ("A", "B")) -> Comparison:
+            seed: int = 0, names: tuple[str, str] = ("A", "B"), only: Collection[str] | None = None) -> Comparison:
+    """`only`: compare on these labels alone (every folder must cover them)."""
     if len(a_folders) != len(b_folders):
         raise ConfigError(f"{len(a_folders)} folder(s) for A and {len(b_folders)} for B: give one folder per seed "
                           "on each side, in the same seed order")
     runs_a = [(f, outcomes(f, attempts)) for f in a_folders]
     runs_b = [(f, outcomes(f, attempts)) for f in b_folders]
+    if only is not None:
+        runs_a, runs_b = restrict(runs_a, only), restrict(runs_b, only)
     labels = _same_theorems(runs_a + runs_b)
     a = np.array([[o[t] for _, o in runs_a] for t in labels], dtype=float)
     b = np.array([[o[t] for _, o in runs_b] for t in labels], dtype=float)
@@ -165,6 +183,18 @@ def format_comparison(c: Comparison) -> str:
     return "\n".join(lines)
 
 
+def split_labels(env_name: str, split: str) -> list[str]:
+    env = make_env(env_name)
+    try:
+        return [t.label for t in split_theorems(env, split)]
+    except ValueError as e:
+        raise ConfigError(f"--split {split}: {e}") from e
+    finally:
+        close = getattr(env, "close", None)  # envs with processes (Coq) have one
+        if close is not None:
+            close()
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="hyperprover compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,13 +205,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--n_bootstrap", type=int, default=10000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument("--env", default="", help="with --split: the env whose split names the theorems")
+    parser.add_argument("--split", default="", help="compare on this split or fold only, e.g. identities%%4=3")
     args = parser.parse_args(list(argv))
     names = tuple(args.names.split(","))
     if len(names) != 2 or not all(names):
         raise ConfigError(f"--names {args.names}: give two names separated by a comma, e.g. htps,uniform")
     if args.attempts < 0 or args.n_bootstrap < 1:
         raise ConfigError("--attempts must be >= 0 and --n_bootstrap >= 1")
-    c = compare(args.a, args.vs, args.attempts, args.n_bootstrap, args.seed, (names[0], names[1]))
+    if bool(args.env) != bool(args.split):
+        raise ConfigError("--env and --split go together: e.g. --env eq --split identities%4=3")
+    only = split_labels(args.env, args.split) if args.split else None
+    c = compare(args.a, args.vs, args.attempts, args.n_bootstrap, args.seed, (names[0], names[1]), only)
     if args.json:
         print(json.dumps({**asdict(c), "verdict": c.verdict()}, indent=2))
     else:

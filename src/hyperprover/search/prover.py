@@ -222,7 +222,8 @@ def format_proof(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.key
     lines: list[str] = []
 
     def walk(p: ProofNode, depth: int) -> None:
-        lines.append(f"{indent * depth}{text(p.goal)}")
+        # a goal shown on several lines (a Coq sequent) keeps its indentation on each
+        lines.extend(f"{indent * depth}{line}" for line in text(p.goal).splitlines() or [""])
         lines.append(f"{indent * depth}  by {p.tactic}")
         for c in p.children:
             walk(c, depth + 1)

@@ -29,6 +29,25 @@ OPENS = re.compile(r"^(?:Section|(?:#\[[^\]]*\]\s*)?Module(?:\s+Type)?(?:\s+(?:I
                    r"(?P<name>[\w']+)(?![^.]*:=)")
 
 
+
+
+def without_signature(opening: str) -> str:
+    """`Module Nat <: NAxiomsSig <: ... .` -> `Module Nat.`: a module closed right after the lemma lacks the
+    fields its signature asks for, which are defined further down its file. Inside the module nothing
+    changes (a signature is only checked at `End`), so the lemma is checked in the same context."""
+    m = OPENS.match(opening)
+    if m is None or opening.startswith("Section"):
+        return opening
+    depth = 0
+    for i in range(m.end(), len(opening)):
+        c = opening[i]
+        depth += (c == "(") - (c == ")")
+        if depth == 0 and c == ":":  # a top-level `:` or `<:` after the name and the functor's binders
+            cut = i - 1 if opening[i - 1] == "<" else i
+            return opening[:cut].rstrip() + "."
+    return opening
+
+
 class CheckError(Exception):
     """The check cannot run at all (coqc missing, results file missing or unreadable)."""
 
@@ -65,14 +84,16 @@ def library_context(label: str, cfg: CoqConfig) -> tuple[list[str], str, list[st
         return None
     text = sentences((Path(cfg.library_root) / m["file"]).read_text(encoding="utf-8"))
     before, statement = text[: int(m["index"])], text[int(m["index"])]
-    open_blocks: list[str] = []
-    for s in before:
+    open_blocks: list[tuple[str, int]] = []  # name, index of the opening sentence
+    for i, s in enumerate(before):
         block = OPENS.match(s)
         if block is not None:
-            open_blocks.append(block["name"])
+            open_blocks.append((block["name"], i))
         elif s.startswith("End ") and open_blocks:
             open_blocks.pop()
-    return before, statement, [f"End {name}." for name in reversed(open_blocks)]
+    for _, i in open_blocks:
+        before[i] = without_signature(before[i])
+    return before, statement, [f"End {name}." for name, _ in reversed(open_blocks)]
 
 
 def proof_file(label: str, proof: Mapping[str, Any], cfg: CoqConfig, preload: str = "") -> str:
