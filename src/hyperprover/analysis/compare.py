@@ -129,8 +129,9 @@ def restrict(runs: list[tuple[str, dict[str, bool]]], only: Collection[str]) -> 
     for folder, o in runs:
         missing = sorted(set(only) - set(o))
         if missing:
-            raise ConfigError(f"{folder} has no attempt at {missing[0]} (and {len(missing) - 1} more) of the "
-                              "theorems to compare on; evaluate the whole split there first")
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise ConfigError(f"{folder} has no attempt at {missing[0]}{more} of the theorems to compare on; "
+                              "evaluate the whole split there first")
         out.append((folder, {t: o[t] for t in only}))
     return out
 

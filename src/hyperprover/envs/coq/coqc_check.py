@@ -29,8 +29,6 @@ OPENS = re.compile(r"^(?:Section|(?:#\[[^\]]*\]\s*)?Module(?:\s+Type)?(?:\s+(?:I
                    r"(?P<name>[\w']+)(?![^.]*:=)")
 
 
-
-
 def without_signature(opening: str) -> str:
     """`Module Nat <: NAxiomsSig <: ... .` -> `Module Nat.`: a module closed right after the lemma lacks the
     fields its signature asks for, which are defined further down its file. Inside the module nothing
