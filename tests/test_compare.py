@@ -155,3 +155,5 @@ def test_compare_cli_takes_an_env_fold(tmp_path, capsys):
     assert "--env and --split go together" in capsys.readouterr().err
     assert main(["compare", fa, "--vs", fb, "--env", "eq", "--split", "identities%0=3"]) == 2
     assert "bad fold" in capsys.readouterr().err
+    assert main(["compare", fa, "--vs", fb, "--env", "nope", "--split", "identities%4=3"]) == 2
+    assert "--env nope: unknown env 'nope'" in capsys.readouterr().err

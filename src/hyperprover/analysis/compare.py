@@ -185,7 +185,10 @@ def format_comparison(c: Comparison) -> str:
 
 
 def split_labels(env_name: str, split: str) -> list[str]:
-    env = make_env(env_name)
+    try:
+        env = make_env(env_name)
+    except (ValueError, NotImplementedError) as e:
+        raise ConfigError(f"--env {env_name}: {e}") from None
     try:
         return [t.label for t in split_theorems(env, split)]
     except ValueError as e:
