@@ -3,15 +3,16 @@
     .venv/bin/python benchmarks/mm_improve.py --labels FILE_OR_COMMA_LIST  (or --split valid --n 200 --seed 0,
         or --split valid%5=0 --n 0: the 200 theorems of `hyperprover demo --env mm`)
         [--database /usr/share/metamath/databases/set.mm] [--depth 1] [--cpu_s 20] [--batch 50]
-        [--out mm_improve.jsonl]
+        [--out mm_improve.jsonl] [--as_eval DIR]
 
-Per theorem L: `prove L`, `delete all` (the assistant starts from nothing), `improve all / depth N`. A proof
-that closes is saved in memory only (never written to the database's files) and counts as proved only if
-`verify proof L` accepts it: the assistant does not check $d conditions, so a closed proof that breaks one
-is "closed_but_rejected". `improve` only uses statements before L. One process reads the database per
-batch of labels; a theorem whose child CPU time passes --cpu_s is killed ("timeout") and a fresh process
-takes the rest of the batch. One JSON line per theorem is appended to --out as it finishes; labels already
-there are skipped, so an interrupted run resumes. Prints proved/N, each status's count and the settings.
+Per theorem L: `prove L / override` (set.mm's discouraged *OLD theorems need it), `delete all` (the assistant
+starts from nothing), `improve all / depth N`. A proof that closes is saved in memory only (never written to the
+database's files) and counts as proved only if `verify proof L` accepts it: the assistant does not check $d
+conditions, so a closed proof that breaks one is "closed_but_rejected". `improve` only uses statements before L.
+One process reads the database per batch of labels; a theorem whose child CPU time passes --cpu_s is killed
+("timeout") and a fresh process takes the rest of the batch. One JSON line per theorem is appended to --out as it
+finishes; labels already there are skipped, so an interrupted run resumes. Prints proved/N, each status's count
+and the settings. `--as_eval DIR` also writes the outcomes as an eval folder for `hyperprover compare`.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def prove_one(child: Child, label: str, depth: int, cpu_s: float) -> Outcome:
 
     if not _LABEL.fullmatch(label):
         return done("error", detail=f"not a Metamath label: {label!r}")
-    text = send(child, [f"prove {label}"], until, wall)
+    # `/ override`: discouraged theorems (the *OLD ones, ...) are still in the split; nothing is written to disk
+    text = send(child, [f"prove {label} / override"], until, wall)
     if text is None:
         return done("timeout", detail=f"over {cpu_s} s")
     err = prove_error(text)
@@ -210,7 +212,7 @@ def prove_one(child: Child, label: str, depth: int, cpu_s: float) -> Outcome:
         return done("failed")
     # saved into the in-memory database only; `improve` uses statements, not proofs, so later theorems
     # of the batch are unaffected
-    text = send(child, ["save new_proof", f"verify proof {label}", "exit / force"], until, wall)
+    text = send(child, ["save new_proof / override", f"verify proof {label}", "exit / force"], until, wall)
     if text is None:
         return done("timeout", proof, detail=f"over {cpu_s} s while verifying")
     verdict = dict(sections(text)).get(f"VERIFY PROOF {label}", "")
@@ -290,6 +292,8 @@ def main() -> int:
     ap.add_argument("--cpu_s", type=float, default=20.0, help="limit per theorem on the child's CPU time")
     ap.add_argument("--batch", type=int, default=50, help="theorems per metamath process (one read each)")
     ap.add_argument("--out", default="mm_improve.jsonl", help="results, one JSON line per theorem (resumed)")
+    ap.add_argument("--as_eval", default="", help="also write the results as an eval folder (DIR/eval_results.jsonl) "
+                                                   "that `hyperprover compare` takes beside the provers' folders")
     args = ap.parse_args()
 
     if shutil.which(METAMATH) is None:
@@ -332,7 +336,26 @@ def main() -> int:
           f"wall {sum(r['wall_s'] for r in recs):.1f} s (all {len(recs)} records)")
     print("machine load (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} CPUs")
+    if args.as_eval:
+        write_as_eval(recs, Path(args.as_eval), f"improve all / depth {args.depth}, {args.cpu_s:g} s cpu")
+        print(f"as an eval folder: {args.as_eval} (hyperprover compare DIRS --vs {args.as_eval})")
     return 0
+
+
+def write_as_eval(recs: Sequence[dict], folder: Path, settings: str) -> None:
+    """The records as eval_results.jsonl (one attempt per theorem, labels `mm:L`), written to a temporary file
+    and renamed; an "error" record (the assistant would not start) counts as not proved, like a timeout."""
+    from hyperprover.evaluation.results import AttemptRecord  # the eval's own record: compare reads it
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "eval_results.jsonl.tmp"
+    with open(tmp, "w") as f:
+        for r in recs:
+            rec = AttemptRecord(f"mm:{r['label']}", 1, r["status"] == "proved", None,
+                                {"status": r["status"], "cpu_s": r["cpu_s"], "wall_s": r["wall_s"]},
+                                {"prover": "metamath improve", "settings": settings}, r["detail"] or None)
+            f.write(rec.to_json() + "\n")
+    tmp.replace(folder / "eval_results.jsonl")
 
 
 if __name__ == "__main__":

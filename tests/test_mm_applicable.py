@@ -39,12 +39,19 @@ def brute_force(env: MetamathEnv, goal: MMGoal) -> set[tuple[str, bool]]:
 
 
 def prefixes(env: MetamathEnv, goal: MMGoal) -> set[tuple[str, bool]]:
-    found = env.tactic_prefixes(goal)
+    """(label, complete) of the applicable assertions, leaving out the complete tactics read off the
+    theorem's hypotheses (checked by `test_complete_from_hypotheses_*`)."""
+    found = [(w, c) for w, c in env.tactic_prefixes(goal) if not (c and len(w) > 1)]
     for words, complete in found:  # complete: the label alone; else the label and the first `$s VAR $=`
         assert len(words) == 1 if complete else (words[1], words[3]) == ("$s", "$=")
     labels = [words[0] for words, _ in found]
     assert len(labels) == len(set(labels)), "a label listed twice"
     return {(words[0], complete) for words, complete in found}
+
+
+def from_hyps(env: MetamathEnv, goal: MMGoal) -> list[str]:
+    """The complete tactics with substitutions: those read off the theorem's hypotheses."""
+    return [" ".join(w) for w, c in env.tactic_prefixes(goal) if c and len(w) > 1]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +73,28 @@ def test_index_finds_exactly_what_brute_force_finds(small: MetamathEnv, stmt: tu
     hyps = [("h.1", ("|-", *(stmt if same else hyp)))] if hyp is not None else []
     goal = small.make_goal(("|-", *stmt), hyps, [("x", "ph")])
     assert prefixes(small, goal) == brute_force(small, goal)
+    hyp_stmts = {s for _, s in hyps}
+    for tactic in from_hyps(small, goal):  # each applies and closes at least one $e with a hypothesis
+        res = small.apply(goal, tactic)
+        a = small.db.assertions[tactic.split()[0]]
+        assert res.ok and len(res.children) < sum(h.kind == "e" for h in a.hyps), tactic
+        assert not hyp_stmts & {c.stmt for c in res.children}
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=wffs(), b=wffs())
+def test_complete_from_hypotheses_closes_modus_ponens(small: MetamathEnv, a: tuple[str, ...],
+                                                      b: tuple[str, ...]) -> None:
+    """Hypotheses `|- A` and `|- ( A -> B )`, goal `|- B`: ax-mp with its missing `ph` read off them is
+    listed as complete and closes the goal; without the option, or without the hypotheses, it is not."""
+    hyps = [("h.1", ("|-", *a)), ("h.2", ("|-", "(", *a, "->", *b, ")"))]
+    goal = small.make_goal(("|-", *b), hyps)
+    tactic = "ax-mp $s ph $= " + " ".join(a)
+    assert tactic in from_hyps(small, goal)
+    assert small.apply(goal, tactic).closes
+    assert tactic not in from_hyps(small, small.make_goal(("|-", *b)))
+    off = make_env(database=os.path.join(DATA, "good.mm"), complete_from_hyps=False)
+    assert from_hyps(off, off.make_goal(("|-", *b), hyps)) == []
 
 
 def test_known_goals(small: MetamathEnv) -> None:

@@ -102,6 +102,8 @@ $}
 th-easy $p |- ( ps -> ( ph -> ( ps -> ph ) ) ) $= ? $.
 th-dv $p |- P x x $= ? $.
 th-hard $p |- ( ph -> ph ) $= ? $.
+$( Like set.mm's *OLD theorems: `prove` alone refuses it.  (Proof modification is discouraged.) $)
+th-old $p |- ( ps -> ( ph -> ( ps -> ph ) ) ) $= ? $.
 """
 
 
@@ -186,14 +188,18 @@ def test_real_run_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     argv = ["mm_improve.py", "--database", str(db), "--cpu_s", "5", "--out", str(out), "--labels"]
     monkeypatch.setattr(sys, "argv", [*argv, "th-easy,th-dv,ax-1"])
     assert mmi.main() == 0
-    monkeypatch.setattr(sys, "argv", [*argv, "th-easy,th-dv,ax-1,th-hard,nosuch"])
+    monkeypatch.setattr(sys, "argv", [*argv, "th-easy,th-dv,ax-1,th-hard,th-old,nosuch", "--as_eval",
+                                      str(tmp_path / "as_eval")])
     assert mmi.main() == 0
+    from hyperprover.analysis.compare import outcomes  # the folder is one `hyperprover compare` takes
+    assert outcomes(str(tmp_path / "as_eval"), 0) == {"mm:th-easy": True, "mm:th-dv": False, "mm:ax-1": False,
+                                                      "mm:th-hard": False, "mm:th-old": True, "mm:nosuch": False}
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["label"], r["status"]) for r in recs] == [
         ("th-easy", "proved"), ("th-dv", "closed_but_rejected"), ("ax-1", "error"),
-        ("th-hard", "failed"), ("nosuch", "error")]  # the second run did only the two new labels
+        ("th-hard", "failed"), ("th-old", "proved"), ("nosuch", "error")]  # the second run: only the new labels
     assert recs[0]["proof"] == "( wi ax-1 a1i ) ABACCBABDE"
     assert "disjoint variable" in recs[1]["detail"] and "No $p statement" in recs[2]["detail"]
     printed = capsys.readouterr().out
-    assert "3 already in" in printed and "proved 1/5 (20.0%)" in printed and "closed_but_rejected 1" in printed
-    assert sorted(os.listdir(tmp_path)) == ["r.jsonl", "tiny.mm"]  # metamath wrote nothing
+    assert "3 already in" in printed and "proved 2/6 (33.3%)" in printed and "closed_but_rejected 1" in printed
+    assert sorted(os.listdir(tmp_path)) == ["as_eval", "r.jsonl", "tiny.mm"]  # metamath wrote nothing

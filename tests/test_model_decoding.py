@@ -201,6 +201,11 @@ def test_constrained_decoding_follows_the_allowed_starts() -> None:
     cons = [PrefixConstraint(s, EOS) if s is not None else None for s in starts]
     assert cons[0] is not None and cons[0].depth == 4 and cons[0].allowed([5]) == [6, 8]
     assert cons[0].allowed([9, 10]) is None and cons[0].allowed([]) == [5, 9]
+    # a complete start that extends an open one (Metamath's `syl $s ps $= ...` read off a hypothesis beside
+    # `syl $s ps $=`) does not close the open one: past it the row is free
+    ext = PrefixConstraint([((9, 10, 11, 12), True), ((9, 10), False), ((5,), True)], EOS)
+    assert ext.allowed([]) == [5, 9] and ext.allowed([9]) == [10]
+    assert ext.allowed([9, 10]) is None and ext.allowed([9, 10, 11]) is None
     free = sample(model, mem, mask, n_samples=24, max_len=10, eos=EOS, temperature=3.0,
                   seeds=torch.arange(4))
     for kw in ({"n_samples": 24, "temperature": 3.0, "seeds": torch.arange(4)}, {"n_samples": 24, "greedy": False}):

@@ -182,11 +182,17 @@ class PrefixConstraint:
 
     def __init__(self, starts: Iterable[tuple[Sequence[int], bool]], eos: int) -> None:
         nxt: dict[tuple[int, ...], set[int]] = {}
+        open_starts: set[tuple[int, ...]] = set()
         for seq, complete in starts:
             full = (*seq, eos) if complete else tuple(seq)
+            if not complete:
+                open_starts.add(full)
             for i, tok in enumerate(full):
                 nxt.setdefault(full[:i], set()).add(tok)
-        self.next = {k: sorted(v) for k, v in nxt.items()}
+        # a complete start may extend an incomplete one (`syl $s ps $= ...` beside `syl $s ps $=`): past the
+        # incomplete one the row stays free, whatever complete starts continue it
+        self.next = {k: sorted(v) for k, v in nxt.items()
+                     if not open_starts or not any(k[:n] in open_starts for n in range(1, len(k) + 1))}
         self.depth = max((len(k) + 1 for k in nxt), default=0)
 
     def allowed(self, generated: Sequence[int]) -> list[int] | None:

@@ -18,3 +18,5 @@ class MetamathConfig:
     n_valid: int = opt(1000, "theorems in the valid split (fewer on small databases: 10% each)", min=0)
     n_test: int = opt(1000, "theorems in the test split (fewer on small databases: 10% each)", min=0)
     include_dvs: bool = opt(False, "put the theorem's $d pairs in the model's goal tokens")
+    complete_from_hyps: bool = opt(True, "also list as complete the tactics whose missing substitutions are read "
+                                   "off the theorem's hypotheses (syl, mpbi... closing a subgoal by a hypothesis)")

@@ -322,7 +322,9 @@ class MetamathEnv:
         before the theorem whose conclusion matches the goal. Complete (`(label,)`, nothing to substitute):
         hypotheses, and assertions whose variables all occur in their conclusion, kept only when the whole
         tactic applies ($d included). The others start `(label, $s, VAR, $=)` with the first variable that
-        needs a substitution; the expressions (and any further `$s` groups) are the model's to write."""
+        needs a substitution; the expressions (and any further `$s` groups) are the model's to write. On a
+        theorem with hypotheses, such an assertion is also complete with substitutions read off them
+        (`_hyp_bindings`, option `complete_from_hyps`)."""
         g = _as_goal(goal)
         ctx = g.ctx
         out: list[tuple[tuple[str, ...], bool]] = []
@@ -344,12 +346,58 @@ class MetamathEnv:
                 continue
             a = self.db.assertions[c.label]
             tvars = {h.stmt[1]: h.stmt[0] for h in a.hyps if h.kind == "f"}
-            if parser.match(a.stmt[1:], {t: tvars[t] for t in a.stmt[1:] if t in tvars}) is None:
+            known = parser.match(a.stmt[1:], {t: tvars[t] for t in a.stmt[1:] if t in tvars})
+            if known is None:
                 continue
+            missing = sorted(v for v in tvars if v not in a.stmt[1:])
             # the tactic must go on with the first missing variable (tactics list them sorted): `LABEL $s VAR $=`
-            first = min(v for v in tvars if v not in a.stmt[1:])
-            out.append(((c.label, SUBST, first, EQ), False))
+            out.append(((c.label, SUBST, missing[0], EQ), False))
+            if self.cfg.complete_from_hyps and ctx.hyps:
+                for subs in self._hyp_bindings(ctx, a, tvars, known, missing):
+                    try:
+                        self.instantiate(g, c.label, subs)
+                    except _Fail:
+                        continue
+                    out.append((tuple(format_tactic(c.label, subs).split()), True))
         return out
+
+    def _hyp_bindings(self, ctx: Context, a: Assertion, tvars: Mapping[str, str],
+                      known: Mapping[str, tuple[str, ...]], missing: Sequence[str],
+                      cap: int = 2) -> list[dict[str, tuple[str, ...]]]:
+        """Substitutions for the `missing` variables of `a` (those outside its conclusion) read off the
+        theorem's hypotheses: each `$e` of `a` that holds a missing variable is matched against each
+        hypothesis of the theorem (the variables already bound by the goal fixed), so that subgoal is
+        closed by that hypothesis. What metamath's `improve` does with the steps it already has; it turns
+        `syl`, `mpbi`, `ax-mp`... into complete tactics on theorems with hypotheses. At most `cap`."""
+        ehyps = [h for h in a.hyps if h.kind == "e" and any(v in h.stmt for v in missing)]
+        # later[k]: the missing variables that ehyps[k:] can still bind (prunes hopeless branches)
+        later = [set(missing) & set(h.stmt) for h in ehyps] + [set()]
+        for k in range(len(ehyps) - 1, -1, -1):
+            later[k] |= later[k + 1]
+        found: dict[tuple[tuple[str, ...], ...], dict[str, tuple[str, ...]]] = {}
+        budget = [2 * len(ehyps) * len(ctx.hyps)]  # match attempts: twice one pass over every pair
+
+        def go(sub: dict[str, tuple[str, ...]], k: int) -> None:
+            unbound = {v for v in missing if v not in sub}
+            if not unbound:
+                found.setdefault(tuple(sub[v] for v in missing), {v: sub[v] for v in missing})
+                return
+            if not unbound <= later[k] or len(found) >= cap or budget[0] <= 0:
+                return
+            h = ehyps[k]
+            hvars = {t: tvars[t] for t in h.stmt[1:] if t in tvars}
+            fixed = {v: sub[v] for v in hvars if v in sub}
+            if unbound & set(hvars):
+                for _, s in ctx.hyps:
+                    if s[0] == h.stmt[0] and budget[0] > 0:
+                        budget[0] -= 1
+                        b = self.parser(s[1:], ctx.limit).match(h.stmt[1:], hvars, fixed)
+                        if b is not None:
+                            go({**sub, **b}, k + 1)
+            go(sub, k + 1)  # this hypothesis stays a subgoal
+
+        go(dict(known), 0)
+        return list(found.values())
 
     def parser(self, body: tuple[str, ...], limit: int) -> Parser:
         key = (body, limit)
