@@ -27,9 +27,9 @@ from hyperprover.envs.equations.data import (
 )
 from hyperprover.envs.equations.env import EqGoal, goal_from_tokens
 from hyperprover.envs.equations.expr import evaluate, is_valid
-from hyperprover.envs.equations.generators import context, fixed_split, generate, unit_rng
+from hyperprover.envs.equations.generators import context, fixed_split, generate, unit_rng, walk_starts
 from hyperprover.envs.equations.graph import DERIVED, node_proof, random_graph
-from hyperprover.envs.equations.rwalk import random_walk, walk_proof
+from hyperprover.envs.equations.rwalk import identity_walk_theorem, random_walk, walk_proof
 from hyperprover.envs.equations.sampler import GenConfig, _counts, random_statement, sample_shape
 from hyperprover.envs.equations.tactics import negate
 
@@ -133,6 +133,59 @@ def test_rwalk_theorems_all_check(caplog: pytest.LogCaptureFixture) -> None:
     assert sum(t.meta["proof"].size() for t in ths) > 200 * 5  # walks give long proofs
 
 
+# ---------------------------------------------------------------- walks from the identities' sides
+
+
+def test_idwalk_theorems_check_and_keep_their_identity_hypotheses(caplog: pytest.LogCaptureFixture) -> None:
+    ths = generate("idwalk", 60, seed=2)
+    assert "dropped" not in caplog.text
+    env = context().env
+    starts = walk_starts(GenConfig().idwalk_split)
+    hyp_sets = {frozenset(g.hyps) for g in starts}
+    assert len(ths) == 60
+    for th in ths:
+        proof = th.meta["proof"]
+        assert proof.goal == th.goal and th.label.startswith("idwalk_train2_")
+        env.check_proof(proof)
+        assert env.checker.eval_assert(th.goal.conclusion) is not True  # never closed before any step
+        assert any(h <= th.goal.hypset for h in hyp_sets)  # the identity's hypotheses (plus created ones)
+    # the walks start from the identities: their operators are the identities' (trig, hyperbolic, ...)
+    words = collections.Counter(w for th in ths for w in th.goal.tokens())
+    assert words["cos"] + words["sin"] + words["cosh"] + words["sinh"] + words["exp"] + words["ln"] > 60
+
+
+def test_identity_walk_starts_from_both_sides_of_the_identity_and_meets_there() -> None:
+    """With one identity and one step, the theorem is one rewrite away from `S == S` for one of its sides,
+    under its hypotheses, and undoing that rewrite closes it."""
+    ctx = context(replace(EquationsConfig(), gen=replace(GenConfig(), rwalk_n_steps=1, rwalk_max_created_hyps=0)))
+    identity = next(g for g in walk_starts("identities") if g.hyps)
+    sides = set(identity.conclusion.children)
+    seen = set()
+    for seed in range(30):
+        found = identity_walk_theorem(ctx, random.Random(seed), [identity])
+        if found is None:
+            continue
+        goal, proof = found
+        assert goal.hyps == identity.hyps and not proof.children
+        ctx.env.check_proof(proof)
+        a, b = goal.conclusion.children
+        assert a in sides or b in sides  # one side rewritten once, the other still the identity's side
+        seen.update(s for s in (a, b) if s in sides)
+    assert seen == sides
+
+
+def test_idwalk_starts_leave_the_held_out_fold_out() -> None:
+    held_out = {g.key for g in walk_starts("identities%4=3")}
+    starts = walk_starts(GenConfig().idwalk_split)
+    assert len(starts) == 120 and len(held_out) == 40
+    assert held_out.isdisjoint(g.key for g in starts)
+    cfg = replace(EquationsConfig(), gen=replace(GenConfig(), idwalk_split="identities%4=9"))
+    with pytest.raises(ValueError, match=r"gen.idwalk_split 'identities%4=9': bad fold"):
+        generate("idwalk", 1, cfg=cfg)
+    with pytest.raises(ValueError, match=r"gen.idwalk_split 'nope': unknown equations split"):
+        generate("idwalk", 1, cfg=replace(EquationsConfig(), gen=replace(GenConfig(), idwalk_split="nope")))
+
+
 # ---------------------------------------------------------------- random graphs
 
 
@@ -172,7 +225,7 @@ def _fingerprint(ths: list[Theorem]) -> list[tuple[str, str, list[tuple[str, str
     return [(t.label, t.goal.key, [(g.key, tac) for g, tac in t.meta["proof"].steps()]) for t in ths]
 
 
-@pytest.mark.parametrize("gen", ["rwalk", "graph"])
+@pytest.mark.parametrize("gen", ["rwalk", "idwalk", "graph"])
 def test_generators_are_reproducible_by_seed(gen: str) -> None:
     a = generate(gen, 12, seed=3, cfg=SMALL_GRAPH)
     b = generate(gen, 12, seed=3, cfg=SMALL_GRAPH)

@@ -92,7 +92,7 @@ def test_collate_seq2seq_shifts_targets() -> None:
 
 
 def test_task_config_errors() -> None:
-    with pytest.raises(TaskError, match="Equations tasks are eq_bwd_<rwalk|graph>_seq2seq"):
+    with pytest.raises(TaskError, match="Equations tasks are eq_bwd_<rwalk|idwalk|graph>_seq2seq"):
         make_task("eq_bwd_rwalk_seq2seqq", TrainConfig())
     with pytest.raises(TaskError, match="did you mean latex_mass"):
         make_task("latex_mas", TrainConfig())

@@ -148,10 +148,10 @@ def _eq_vocabulary(cfg: Any) -> Callable[[], Iterable[str]] | None:
 
 
 def _eq_task(name: str, cfg: Any) -> Task:
-    m = re.fullmatch(r"eq_(bwd|critic)_(rwalk|graph)_(seq2seq|seq2seqtok)", name)
+    m = re.fullmatch(r"eq_(bwd|critic)_(rwalk|idwalk|graph)_(seq2seq|seq2seqtok)", name)
     if m is None or (m.group(1) == "bwd") != (m.group(3) == "seq2seq"):
-        raise TaskError(f"unknown task {name!r}: Equations tasks are eq_bwd_<rwalk|graph>_seq2seq and "
-                        "eq_critic_<rwalk|graph>_seq2seqtok")
+        raise TaskError(f"unknown task {name!r}: Equations tasks are eq_bwd_<rwalk|idwalk|graph>_seq2seq "
+                        "and eq_critic_<rwalk|idwalk|graph>_seq2seqtok")
     data = _eq_data()
     gen, eq_cfg = m.group(2), cfg.eq
     bwd = m.group(1) == "bwd"
@@ -171,8 +171,8 @@ def _eq_task(name: str, cfg: Any) -> Task:
     return Task(name, kind, train, split, _eq_vocabulary(cfg), env="eq")
 
 
-register_task(r"eq_(bwd|critic)_\w+", _eq_task, "eq_bwd_rwalk_seq2seq, eq_bwd_graph_seq2seq, "
-              "eq_critic_rwalk_seq2seqtok, eq_critic_graph_seq2seqtok")
+register_task(r"eq_(bwd|critic)_\w+", _eq_task, "eq_bwd_<rwalk|idwalk|graph>_seq2seq, "
+              "eq_critic_<rwalk|idwalk|graph>_seq2seqtok")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -58,8 +58,9 @@ def data_parser() -> argparse.ArgumentParser:
                 "into a JSON-lines file (one theorem per line; schema in hyperprover/envs/equations/data.py). "
                 "The file is appended to; theorems of the same stream already in it count towards --n, so an "
                 "interrupted run resumes.")
-    p.add_argument("--gen", choices=("rwalk", "graph"), default="rwalk",
-                   help="random rewriting walks or random derivation graphs (default: rwalk)")
+    p.add_argument("--gen", choices=("rwalk", "idwalk", "graph"), default="rwalk",
+                   help="random rewriting walks, the same walks from the sides of the identities "
+                   "(idwalk), or random derivation graphs (default: rwalk)")
     p.add_argument("--n", type=_positive, required=True, help="number of theorems to write")
     p.add_argument("--seed", type=int, default=0, help="stream seed: the same seed gives the same theorems")
     p.add_argument("--out", required=True, help="output FILE.jsonl (appended, flushed after every line)")

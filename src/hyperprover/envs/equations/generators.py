@@ -1,8 +1,9 @@
 """Synthetic theorems with their backward proofs (spec 4.2-4.5): streams, seeds, valid/test splits.
 
-Two generators: `rwalk` (random rewriting walks, rwalk.py) and `graph` (random forward-derivation
-graphs, graph.py), built on what they share (gencontext.py: the generator context, position matching,
-replaying a step). Both return `Theorem`s whose `meta` holds the proof (`ProofNode`, every step replayed
+Three generators: `rwalk` (random rewriting walks, rwalk.py), `idwalk` (the same walks started from the
+sides of the identities of `gen.idwalk_split`) and `graph` (random forward-derivation graphs, graph.py),
+built on what they share (gencontext.py: the generator context, position matching,
+replaying a step). All return `Theorem`s whose `meta` holds the proof (`ProofNode`, every step replayed
 through `EquationsEnv.apply` while it is built, so it passes `check_proof`), the generator name, the seed
 and the unit index.
 
@@ -15,21 +16,38 @@ process. Training streams use the namespace "train"; the valid and test splits u
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Iterator
 from typing import Any
 
 from hyperprover.envs.base import Theorem
+from hyperprover.envs.equations.env import EqGoal
 from hyperprover.envs.equations.gencontext import config_key, context
 from hyperprover.envs.equations.graph import graph_theorems
-from hyperprover.envs.equations.rwalk import walk_theorem
+from hyperprover.envs.equations.rwalk import identity_walk_theorem, walk_theorem
 
-GENERATORS = ("rwalk", "graph")
+GENERATORS = ("rwalk", "idwalk", "graph")
 SPLIT_SEEDS = {"valid": 0, "test": 1}
 
 
 # ---------------------------------------------------------------- streams
+
+
+@functools.cache
+def walk_starts(split: str) -> tuple[EqGoal, ...]:
+    """The goals of `split` (e.g. `identities%4!=3`) whose sides `idwalk` starts from."""
+    from hyperprover.envs.base import split_theorems
+    from hyperprover.envs.equations.splits import make_env  # splits.py builds on this module
+
+    try:
+        goals = tuple(t.goal for t in split_theorems(make_env(), split))
+    except ValueError as e:
+        raise ValueError(f"gen.idwalk_split {split!r}: {e}") from None
+    if not goals:
+        raise ValueError(f"gen.idwalk_split {split!r} has no theorems; name one such as identities%4!=3")
+    return goals  # type: ignore[return-value]
 
 
 def unit_rng(namespace: str, gen: str, seed: int, index: int) -> random.Random:
@@ -41,8 +59,9 @@ def unit_theorems(gen: str, seed: int, index: int, cfg: Any = None, namespace: s
     ctx = context(cfg)
     rng = unit_rng(namespace, gen, seed, index)
     label = f"{gen}_{namespace}{seed}_{index}"
-    if gen == "rwalk":
-        out = walk_theorem(ctx, rng)
+    if gen in ("rwalk", "idwalk"):
+        out = (walk_theorem(ctx, rng) if gen == "rwalk"
+               else identity_walk_theorem(ctx, rng, walk_starts(ctx.gen.idwalk_split)))
         found = [] if out is None else [(label, *out)]
     elif gen == "graph":
         found = [(f"{label}_node{i}", g, p) for i, g, p in graph_theorems(ctx, rng)]

@@ -8,12 +8,19 @@ rejected. The theorem is the last statement given e0 and the created hypotheses;
 steps from the end: each step reversed (same rule, other direction, same position, because a rewrite
 never moves the tokens before it) turns e_i back into e_{i-1}, and its side conditions are hypotheses
 or trivially true.
+
+`identity_walk_theorem` is the same walk started from `S == S` for a side S of a benchmark identity
+(`gen.idwalk_split`): its theorems are statements a few rewrites away from the identities' own
+expressions, under the identity's hypotheses, with proofs that undo the walk until both sides meet.
+Trained on alongside the identities, they give the model supervised steps on the expressions it is
+searched on, where online training alone learns only from what it already proves.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hyperprover.envs.base import ProofNode
@@ -53,15 +60,17 @@ class Walk:
     created_hyps: tuple[Node, ...]
 
 
-def random_walk(ctx: GenContext, rng: random.Random) -> Walk | None:
-    """One walk of `rwalk_n_steps` accepted steps, or None when it gets stuck (too many rejections)."""
+def random_walk(ctx: GenContext, rng: random.Random, start: Node | None = None,
+                hyps: tuple[Node, ...] = ()) -> Walk | None:
+    """One walk of `rwalk_n_steps` accepted steps from `start` (a random statement if None) with `hyps`
+    known, or None when it gets stuck (too many rejections)."""
     g = ctx.gen
     max_init_ops = rng.randint(0, g.rwalk_max_init_ops)
     max_created = rng.randint(0, g.rwalk_max_created_hyps)
     prob_add_hyp = rng.random()
-    e0 = random_statement(ctx.sampler, rng, max_init_ops, START_OPS, ctx.eval_assert)
+    e0 = random_statement(ctx.sampler, rng, max_init_ops, START_OPS, ctx.eval_assert) if start is None else start
     pairs = [(r, fwd) for r in ctx.t_rules for fwd in (True, False)]
-    known: set[Node] = {e0}
+    known: set[Node] = {e0, *hyps}
     created: list[Node] = []
     statements: list[Node] = [e0]
     steps: list[Step] = []
@@ -120,18 +129,20 @@ def _try_step(ctx: GenContext, rng: random.Random, stmt: Node, index: PositionIn
     return new, Step(rule, fwd, app.pos, binding), new_hyps
 
 
-def walk_proof(ctx: GenContext, walk: Walk) -> tuple[EqGoal, ProofNode] | None:
-    """The theorem (last statement given e0 and the created hypotheses) and its backward proof.
+def walk_proof(ctx: GenContext, walk: Walk, hyps: tuple[Node, ...] | None = None) -> tuple[EqGoal, ProofNode] | None:
+    """The theorem (last statement given `hyps`, by default e0, and the created hypotheses) and its
+    backward proof.
 
     Each goal is undone by the step that first produced its statement, so a walk that came back to an
-    earlier statement gives a proof without the loop. Every step is replayed in the env. None when the
+    earlier statement gives a proof without the loop; the proof also stops where the env closes a goal
+    (a hypothesis, or trivially true like `S == S`). Every step is replayed in the env. None when the
     walk ended on its start statement (the theorem is then one of its hypotheses).
     """
     stmts = walk.statements
     first: dict[Node, int] = {}
     for i, s in enumerate(stmts):
         first.setdefault(s, i)
-    root = EqGoal(stmts[-1], (stmts[0], *walk.created_hyps))
+    root = EqGoal(stmts[-1], ((stmts[0],) if hyps is None else hyps) + walk.created_hyps)
     chain: list[tuple[EqGoal, str]] = []
     goal, i = root, len(stmts) - 1
     while True:
@@ -157,12 +168,33 @@ def walk_proof(ctx: GenContext, walk: Walk) -> tuple[EqGoal, ProofNode] | None:
 
 def walk_theorem(ctx: GenContext, rng: random.Random) -> tuple[EqGoal, ProofNode] | None:
     """A random-walk theorem with its proof (None if no acceptable walk was found in a few tries)."""
+    def attempt() -> tuple[EqGoal, ProofNode] | None:
+        walk = random_walk(ctx, rng)
+        return None if walk is None else walk_proof(ctx, walk)
+
+    return _first_theorem(ctx, attempt)
+
+
+def identity_walk_theorem(ctx: GenContext, rng: random.Random,
+                          identities: Sequence[EqGoal]) -> tuple[EqGoal, ProofNode] | None:
+    """A walk from `S == S`, S a random side of a random one of `identities`, under that identity's
+    hypotheses (None if no walk in a few tries ended on a statement the env does not close at once)."""
+    def attempt() -> tuple[EqGoal, ProofNode] | None:
+        identity = rng.choice(identities)
+        side = rng.choice(identity.conclusion.children)
+        walk = random_walk(ctx, rng, Node("cmp", "==", (side, side)), identity.hyps)
+        if walk is None or ctx.eval_assert(walk.statements[-1]) is True:
+            return None
+        return walk_proof(ctx, walk, hyps=identity.hyps)
+
+    return _first_theorem(ctx, attempt)
+
+
+def _first_theorem(ctx: GenContext, attempt: Callable[[], tuple[EqGoal, ProofNode] | None]
+                   ) -> tuple[EqGoal, ProofNode] | None:
     for _ in range(MAX_WALK_TRIES):
         try:
-            walk = random_walk(ctx, rng)
-            if walk is None:
-                continue
-            found = walk_proof(ctx, walk)
+            found = attempt()
         except SamplerError:
             continue
         except GenerationError as e:  # a generator bug (or an env limit the walk ignored): say so
