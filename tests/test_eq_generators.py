@@ -182,7 +182,7 @@ def test_idwalk_starts_leave_the_held_out_fold_out() -> None:
     cfg = replace(EquationsConfig(), gen=replace(GenConfig(), idwalk_split="identities%4=9"))
     with pytest.raises(ValueError, match=r"gen.idwalk_split 'identities%4=9': bad fold"):
         generate("idwalk", 1, cfg=cfg)
-    with pytest.raises(ValueError, match=r"gen.idwalk_split 'nope': unknown equations split"):
+    with pytest.raises(ValueError, match=r"gen.idwalk_split 'nope': idwalk starts from the identities or a fold"):
         generate("idwalk", 1, cfg=replace(EquationsConfig(), gen=replace(GenConfig(), idwalk_split="nope")))
 
 

@@ -177,14 +177,19 @@ def split_theorems(env: BackwardEnv, split: str) -> list[Theorem]:
     """The theorems of `split`, or of a fold of it: `identities%4=3` keeps the theorems whose index in the
     split is 3 mod 4, `identities%4!=3` the others. Folds let an online run never see a held-out part of a
     split (train on `identities%4!=3`, evaluate on `identities%4=3`) without a copy of the theorems."""
+    return fold_theorems(split, env.theorems)
+
+
+def fold_theorems(split: str, theorems: Callable[[str], list[Theorem]]) -> list[Theorem]:
+    """`split_theorems` over any source of named splits."""
     m = _FOLD.match(split)
     if m is None:
-        return env.theorems(split)
+        return theorems(split)
     n, k = int(m["n"]), int(m["k"])
     if n < 2 or k >= n:
         raise ValueError(f"bad fold {split!r}: write split%n=k or split%n!=k with n >= 2 and 0 <= k < n")
     keep = m["op"] == "="
-    return [t for i, t in enumerate(env.theorems(m["split"])) if (i % n == k) == keep]
+    return [t for i, t in enumerate(theorems(m["split"])) if (i % n == k) == keep]
 
 
 ConfigT = TypeVar("ConfigT")

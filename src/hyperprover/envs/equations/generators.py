@@ -22,10 +22,11 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from hyperprover.envs.base import Theorem
+from hyperprover.envs.base import Theorem, fold_theorems
 from hyperprover.envs.equations.env import EqGoal
 from hyperprover.envs.equations.gencontext import config_key, context
 from hyperprover.envs.equations.graph import graph_theorems
+from hyperprover.envs.equations.identities import SPLIT, load_identities
 from hyperprover.envs.equations.rwalk import identity_walk_theorem, walk_theorem
 
 GENERATORS = ("rwalk", "idwalk", "graph")
@@ -37,17 +38,21 @@ SPLIT_SEEDS = {"valid": 0, "test": 1}
 
 @functools.cache
 def walk_starts(split: str) -> tuple[EqGoal, ...]:
-    """The goals of `split` (e.g. `identities%4!=3`) whose sides `idwalk` starts from."""
-    from hyperprover.envs.base import split_theorems
-    from hyperprover.envs.equations.splits import make_env  # splits.py builds on this module
-
+    """The goals of `split` (the identities or a fold of them, e.g. `identities%4!=3`) whose sides `idwalk`
+    starts from."""
     try:
-        goals = tuple(t.goal for t in split_theorems(make_env(), split))
+        goals = tuple(t.goal for t in fold_theorems(split, _identities))
     except ValueError as e:
         raise ValueError(f"gen.idwalk_split {split!r}: {e}") from None
     if not goals:
         raise ValueError(f"gen.idwalk_split {split!r} has no theorems; name one such as identities%4!=3")
     return goals  # type: ignore[return-value]
+
+
+def _identities(split: str) -> list[Theorem]:
+    if split != SPLIT:
+        raise ValueError(f"idwalk starts from the {SPLIT} or a fold of them (e.g. {SPLIT}%4!=3), not {split!r}")
+    return load_identities()
 
 
 def unit_rng(namespace: str, gen: str, seed: int, index: int) -> random.Random:
