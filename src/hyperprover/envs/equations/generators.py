@@ -2,8 +2,8 @@
 
 Three generators: `rwalk` (random rewriting walks, rwalk.py), `idwalk` (the same walks started from the
 sides of the identities of `gen.idwalk_split`) and `graph` (random forward-derivation graphs, graph.py),
-built on what they share (gencontext.py: the generator context, position matching,
-replaying a step). All return `Theorem`s whose `meta` holds the proof (`ProofNode`, every step replayed
+built on what they share (gencontext.py: the generator context, position matching, replaying a step).
+All return `Theorem`s whose `meta` holds the proof (`ProofNode`, every step replayed
 through `EquationsEnv.apply` while it is built, so it passes `check_proof`), the generator name, the seed
 and the unit index.
 

@@ -44,8 +44,8 @@ class GenConfig:
     rwalk_max_created_hyps: int = opt(10, "hypotheses a walk may create are capped by a draw in 0..this",
                                       min=0)
     rwalk_bias_rules: float = opt(1.0, "rule weight is 1/max(uses in this walk,1)**bias", min=0.0)
-    idwalk_split: str = opt("identities%4!=3", "theorems whose sides the `idwalk` generator walks from (a split "
-                            "or fold of the Equations env; keep held-out identities out of it)")
+    idwalk_split: str = opt("identities%4!=3", "identities whose sides the `idwalk` generator walks from: "
+                            "identities or a fold of them (the default leaves the held-out quarter out)")
     graph_n_nodes: int = opt(500, "nodes of a random derivation graph", min=1)
     graph_max_trials: int = opt(1000, "rule applications tried per graph", min=1)
     graph_max_init_hyps: int = opt(10, "initial hypotheses of a graph are drawn in 0..this", min=0)
