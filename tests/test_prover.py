@@ -10,7 +10,7 @@ import pytest
 
 from hyperprover.envs.base import Theorem
 from hyperprover.search import BatchTrace, ProofRecord, Prover, ProverConfig, SearchConfig
-from hyperprover.search.expander import DecodingConfig
+from hyperprover.search.expander import DecodingConfig, Expansion, keep_best
 from search_fixtures import (
     PROBLEM_ROOTS,
     PROBLEMS,
@@ -23,12 +23,13 @@ from search_fixtures import (
 
 
 def run(prover: str = "htps", k: int = 3, workers: int = 0, env: ToyEnv | None = None,
-        traces: list[BatchTrace] | None = None) -> tuple[list[ProofRecord], list[list[str]], ToyEnv]:
+        traces: list[BatchTrace] | None = None,
+        decoding: DecodingConfig | None = None) -> tuple[list[ProofRecord], list[list[str]], ToyEnv]:
     env = env or make_problem_env()
     exp = expander_from_rules(PROBLEMS, seed=3)
     cfg = ProverConfig(prover=prover, n_simultaneous_proofs=k, env_workers=workers)
     search = SearchConfig(early_stop=True, n_expansions=200, succ_expansions=4)
-    with Prover(env, exp, search, DecodingConfig(), cfg, env_factory=make_problem_env,
+    with Prover(env, exp, search, decoding or DecodingConfig(), cfg, env_factory=make_problem_env,
                 on_batch=traces.append if traces is not None else None) as p:
         records = list(p.prove(env.theorems("toy")))
         assert p.totals["steps"] == len(exp.calls) and p.totals["goals"] == sum(map(len, exp.calls))
@@ -57,6 +58,26 @@ def test_k_searches_share_one_expander_call() -> None:
     assert max(t.n_searches for t in traces) == 3
     assert any(len(set(t.labels)) > 1 for t in traces)
     assert [len(t.goals) for t in traces] == [len(c) for c in calls]
+
+
+def test_max_tactics_keeps_the_best_of_each_goal() -> None:
+    full: list[BatchTrace] = []
+    run(traces=full)
+    assert any(len(e.tactics) > 1 for t in full for e in t.expansions)
+    capped: list[BatchTrace] = []
+    run(traces=capped, decoding=DecodingConfig(max_tactics=1))
+    for t in capped:
+        for e, results in zip(t.expansions, t.results):
+            assert len(e.tactics) <= 1 and len(results) == len(e.tactics)  # the env applied only what was kept
+    # what is kept is the expander's best: the first tactic of the same goal's full expansion
+    best = {e.goal: e.tactics[0] for t in full for e in t.expansions if e.tactics}
+    assert all(e.tactics[0] == best[e.goal] for t in capped for e in t.expansions if e.tactics and e.goal in best)
+
+
+def test_keep_best() -> None:
+    e = Expansion(ToyGoal("g"), ("a", "b", "c"), (-0.1, -0.5, -2.0), 0.5)
+    assert keep_best(e, 2) == Expansion(ToyGoal("g"), ("a", "b"), (-0.1, -0.5), 0.5)
+    assert keep_best(e, 0) is e and keep_best(e, 3) is e
 
 
 def test_env_workers_give_the_same_records() -> None:

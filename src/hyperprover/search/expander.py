@@ -6,6 +6,7 @@ tests of the search logic use small scripted expanders.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -39,6 +40,10 @@ class DecodingConfig:
                                           "renormalised over the tokens the env allows at each constrained step "
                                           "(its applicable starts); only those logits are computed, which is far "
                                           "cheaper with a large vocabulary (Metamath labels)")
+    max_tactics: int = opt(0, "keep only this many of a goal's tactics, the best by prior, before the env applies "
+                              "them (0: all). With score_enumerated a goal has every applicable tactic (~90 on "
+                              "Equations): the cap saves env time and gives HTPS's regularised policy fewer actions",
+                           min=0)
     precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
                          choices=("float", "half", "bfloat16", "double"))
 
@@ -52,6 +57,13 @@ class Expansion:
     log_priors: tuple[float, ...]  # same length as tactics, each <= 0, sorted decreasing
     critic: float  # estimated probability in [0, 1] that the goal is provable
     error: str | None = None
+
+
+def keep_best(expansion: Expansion, n: int) -> Expansion:
+    """The expansion with its `n` best tactics (tactics come sorted by decreasing prior); n = 0 keeps all."""
+    if n <= 0 or len(expansion.tactics) <= n:
+        return expansion
+    return dataclasses.replace(expansion, tactics=expansion.tactics[:n], log_priors=expansion.log_priors[:n])
 
 
 class Expander(Protocol):

@@ -20,7 +20,7 @@ from hyperprover.search.api import Search
 from hyperprover.search.bfs import BestFirst
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
 from hyperprover.search.env_pool import EnvPool
-from hyperprover.search.expander import DecodingConfig, Expander, Expansion
+from hyperprover.search.expander import DecodingConfig, Expander, Expansion, keep_best
 from hyperprover.search.greedy import Greedy
 from hyperprover.search.htps import HTPS
 from hyperprover.search.samples import Samples, Tokenizer
@@ -151,6 +151,7 @@ class Prover:
         t1 = time.perf_counter()
         if len(expansions) != len(goals):
             raise RuntimeError(f"the expander returned {len(expansions)} expansions for {len(goals)} goals")
+        expansions = [keep_best(e, self.decoding.max_tactics) for e in expansions]
         tasks = [(e.goal, tuple(e.tactics)) for e in expansions if e.error is None]
         applied = iter(self.pool.apply(tasks))
         results = [tuple(next(applied)) if e.error is None else () for e in expansions]
