@@ -41,9 +41,9 @@ class DecodingConfig:
                                           "(its applicable starts); only those logits are computed, which is far "
                                           "cheaper with a large vocabulary (Metamath labels)")
     max_tactics: int = opt(0, "keep only this many of a goal's tactics, the best by prior, before the env applies "
-                              "them (0: all). With score_enumerated a goal has every applicable tactic (~90 on "
-                              "Equations): the cap saves env time and gives HTPS's regularised policy fewer actions",
-                           min=0)
+                              "them (0: all). With score_enumerated a goal has every applicable tactic (~90-130 on "
+                              "the identities): the cap saves env time and gives HTPS's regularised policy fewer "
+                              "actions", min=0)
     precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
                          choices=("float", "half", "bfloat16", "double"))
 
