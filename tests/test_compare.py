@@ -157,3 +157,15 @@ def test_compare_cli_takes_an_env_fold(tmp_path, capsys):
     assert "bad fold" in capsys.readouterr().err
     assert main(["compare", fa, "--vs", fb, "--env", "nope", "--split", "identities%4=3"]) == 2
     assert "--env nope: unknown env 'nope'" in capsys.readouterr().err
+
+
+def test_compare_cli_takes_a_pick_of_the_split(tmp_path, capsys):
+    """A folder of the whole split against one of a pick: `--split identities@...` compares on the pick."""
+    a = {f"identities:{i}": i in (0, 7, 57) for i in range(160)}
+    b = {f"identities:{i}": i == 7 for i in (0, 7, 57, 102)}
+    fa, fb = write_eval(tmp_path / "a", a), write_eval(tmp_path / "b", b)
+    assert main(["compare", fa, "--vs", fb, "--env", "eq", "--split", "identities@0,7,57,102", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["n_theorems"], out["only_a"], out["both"], out["only_b"]) == (4, 2, 1, 0)
+    assert main(["compare", fa, "--vs", fb]) == 2
+    assert "covers 4 theorems" in capsys.readouterr().err  # without the pick, the folders differ

@@ -129,6 +129,24 @@ def test_folds_partition_a_split(n: int, k: int) -> None:
     assert [t.label for t in split_theorems(env, "identities")] == labels
 
 
+@settings(max_examples=30, deadline=None)
+@given(idx=st.sets(st.integers(0, 159), min_size=1, max_size=20))
+def test_a_pick_keeps_the_named_indices_in_split_order(idx: set[int]) -> None:
+    env = make_env()
+    labels = [t.label for t in env.theorems("identities")]
+    text = ",".join(str(i) for i in sorted(idx, reverse=True))
+    assert [t.label for t in split_theorems(env, f"identities@{text}")] == [labels[i] for i in sorted(idx)]
+
+
+def test_bad_picks_name_the_form() -> None:
+    env = make_env()
+    for bad in ("identities@0,0", "identities@160"):
+        with pytest.raises(ValueError, match=r"bad pick .*distinct indices below 160"):
+            split_theorems(env, bad)
+    with pytest.raises(ValueError, match="unknown equations split"):
+        split_theorems(env, "nope@1")
+
+
 def test_bad_folds_name_the_form() -> None:
     env = make_env()
     for bad in ("identities%1=0", "identities%4=4"):
