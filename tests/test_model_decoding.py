@@ -94,6 +94,7 @@ def test_seeded_sampling_does_not_depend_on_the_batch() -> None:
     assert len({h for hs in batch for h, _ in hs}) > 4  # and the draws are not degenerate
 
 
+@torch.no_grad()
 def test_beam_of_one_is_greedy() -> None:
     model = small_model(seed=4)
     mem, mask = memory(model, inputs())
