@@ -41,28 +41,25 @@ def test_every_job_parses(path):
         load_config(schema(argv[0]), argv[1:])
 
 
-def option(argv, key):
-    return argv[argv.index(f"--{key}") + 1] if f"--{key}" in argv else None
-
-
-def checkpoint_written(argv):
+def checkpoint_written(command, cfg):
     """Where a train or online job leaves the model another sweep may reload (None: it leaves none)."""
-    run = Path(option(argv, "dump_path")) / option(argv, "exp_name") / option(argv, "exp_id")
-    return {"train": run / "checkpoint.pth", "online": run / "trainer" / "checkpoint.pth"}.get(argv[0])
+    run = Path(cfg.dump_path) / cfg.exp_name / cfg.exp_id
+    return {"train": run / "checkpoint.pth", "online": run / "trainer" / "checkpoint.pth"}.get(command)
 
 
 def test_reloaded_models_are_those_other_sweeps_write():
     """A sweep that reloads another sweep's model must name a folder that sweep's jobs really write: job ids
     are hashes of the options unless a sweep fixes them, so a path copied from one run goes stale silently."""
-    argvs = {p.stem: [job_argv(j, SweepConfig(), p.stem) for j in load_sweep(p)] for p in SWEEPS}
-    written = {checkpoint_written(a) for jobs in argvs.values() for a in jobs} - {None}
+    jobs = {p.stem: [job_argv(j, SweepConfig(), p.stem) for j in load_sweep(p)] for p in SWEEPS}
+    configs = {name: [(a[0], load_config(schema(a[0]), a[1:])) for a in argvs] for name, argvs in jobs.items()}
+    written = {checkpoint_written(c, cfg) for pairs in configs.values() for c, cfg in pairs} - {None}
     checked = 0
-    for name, jobs in argvs.items():
-        for argv in jobs:
-            model = option(argv, "reload_model")
+    for name, pairs in configs.items():
+        for _, cfg in pairs:
+            model = getattr(cfg, "reload_model", "")
             parts = Path(model).parts if model else ()
             producer = parts[1] if len(parts) > 2 else None  # dumped/<another sweep's name>/...
-            if producer in argvs:
+            if producer in configs:
                 assert Path(model) in written, f"{name}: --reload_model {model} is written by no job of {producer}"
                 checked += 1
     assert checked >= 4  # the eval sweeps of the online models and the online sweep of the supervised one
