@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from hyperprover.model.config import ModelConfig, resolve
@@ -249,3 +251,48 @@ def test_teacher_forced_scores_equal_sampling_scores(temperature: float) -> None
     one_step = [(t,) for t in range(VOCAB) if t != EOS] + [()]
     tot = torch.tensor(score_sequences(model, mem, mask, [0] * len(one_step), one_step, EOS)).exp()
     assert float(tot.sum()) <= 1.0 + 1e-5
+
+
+@st.composite
+def _scoring_cases(draw: st.DrawFn) -> tuple:
+    """Sequences of 1-3 inputs that share prefixes, each input constrained (complete and open starts) or free."""
+    n_inputs = draw(st.integers(1, 3))
+    tok = st.integers(3, VOCAB - 1)
+    inputs, seqs = [], []
+    for i in range(n_inputs):
+        stem = draw(st.lists(tok, max_size=8))
+        for _ in range(draw(st.integers(0, 8))):
+            cut = draw(st.integers(0, len(stem)))
+            inputs.append(i)
+            seqs.append((*stem[:cut], *draw(st.lists(tok, max_size=4))))
+    constraints = None
+    if draw(st.booleans()):
+        constraints = []
+        for i in range(n_inputs):
+            mine = [s for j, s in zip(inputs, seqs) if j == i]
+            starts = [(s, True) for s in mine if draw(st.booleans())]
+            starts += [(s[: draw(st.integers(0, len(s)))], False) for s in mine if draw(st.integers(0, 4)) == 0]
+            constraints.append(PrefixConstraint(starts, EOS) if draw(st.integers(0, 5)) else None)
+    body = sorted(draw(st.sets(tok, min_size=5, max_size=30)) | {EOS}) if draw(st.booleans()) else None
+    temperature = draw(st.sampled_from([1.0, 0.7, 1.6]))
+    return inputs, seqs, constraints, body, temperature, draw(st.sampled_from([0.0, 1.0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_scoring_cases())
+@torch.no_grad()
+def test_tree_scores_equal_the_reference_scores(case: tuple) -> None:
+    """The radix-tree scorer (the fast path) gives the reference trie's scores within float rounding, -inf where
+    the reference has -inf (a token the constraint or the body vocabulary excludes)."""
+    from hyperprover.model.decoding import score_sequences
+    from hyperprover.model.scoring import score_tree
+
+    inputs_, seqs, constraints, body, temperature, penalty = case
+    model = small_model(6)
+    mem, mask = memory(model, inputs())
+    vocab = torch.tensor(body) if body is not None else None
+    ref = score_sequences(model, mem, mask, inputs_, seqs, EOS, temperature, penalty, constraints, vocab)
+    tree = score_tree(model, mem, mask, inputs_, seqs, EOS, temperature, penalty, constraints, vocab)
+    assert [r == float("-inf") for r in ref] == [t == float("-inf") for t in tree]
+    assert [t for t in tree if t != float("-inf")] == pytest.approx([r for r in ref if r != float("-inf")],
+                                                                    abs=1e-4)

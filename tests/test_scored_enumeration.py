@@ -1,5 +1,7 @@
 """Scored enumeration (`--decoding.score_enumerated`): the model ranks every complete applicable tactic."""
 
+import dataclasses
+
 import pytest
 
 from hyperprover.envs.base import make_env
@@ -83,3 +85,23 @@ def test_no_samples_scores_exactly_the_known_complete_tactics(expander):
 def test_no_samples_without_scoring_is_a_clear_error(expander):
     with pytest.raises(ValueError, match="n_samples 0 .*score_enumerated"):
         expander.expand([expander.env.parse_goal(GOALS[0])], DecodingConfig(n_samples=0))
+
+
+@pytest.mark.parametrize("renormalize", [False, True])
+def test_fast_path_gives_the_reference_expansions(expander, renormalize):
+    """The fast path (radix-tree scoring) proposes the reference path's tactics with the same priors (float
+    rounding apart), and a batch of goals gets what each goal gets alone."""
+    env = expander.env
+    goals = [env.parse_goal(g) for g in GOALS]
+    seeds = [5, 6, 7, 8]
+    params = DecodingConfig(n_samples=6, score_enumerated=True, renormalize_scores=renormalize)
+    fast = expander.expand(goals, params, seeds)
+    reference = expander.expand(goals, dataclasses.replace(params, fast=False), seeds)
+    alone = [expander.expand([g], params, [s])[0] for g, s in zip(goals, seeds)]
+    for f, r, a in zip(fast, reference, alone):
+        assert len(f.tactics) > 3
+        for other in (r, a):
+            assert set(f.tactics) == set(other.tactics)
+            priors = dict(zip(other.tactics, other.log_priors))
+            assert [priors[t] for t in f.tactics] == pytest.approx(list(f.log_priors), abs=1e-4)
+            assert f.critic == pytest.approx(other.critic, abs=1e-5)

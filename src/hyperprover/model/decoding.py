@@ -178,26 +178,55 @@ class PrefixConstraint:
 
     A row whose generated tokens are a proper prefix of an allowed start may only continue along one; a
     `complete` start is the whole output (the stop token must follow); past an incomplete start the row
-    is free. No starts at all: the row is free (there is nothing better to propose)."""
+    is free. No starts at all: the row is free (there is nothing better to propose).
+
+    The starts are kept as a token trie (`root`: token -> child, `OPEN` marks the end of an incomplete start),
+    built in time linear in their length: Metamath goals have ~200 starts of up to ~250 tokens."""
+
+    OPEN = -1  # a key that no token id takes
 
     def __init__(self, starts: Iterable[tuple[Sequence[int], bool]], eos: int) -> None:
-        nxt: dict[tuple[int, ...], set[int]] = {}
-        open_starts: set[tuple[int, ...]] = set()
+        self.root: dict[int, dict] = {}
+        self.depth = 0
+        self._seen: dict[tuple[int, ...], dict[int, dict] | None] = {}
         for seq, complete in starts:
             full = (*seq, eos) if complete else tuple(seq)
-            if not complete:
-                open_starts.add(full)
-            for i, tok in enumerate(full):
-                nxt.setdefault(full[:i], set()).add(tok)
-        # a complete start may extend an incomplete one (`syl $s ps $= ...` beside `syl $s ps $=`): past the
-        # incomplete one the row stays free, whatever complete starts continue it
-        self.next = {k: sorted(v) for k, v in nxt.items()
-                     if not open_starts or not any(k[:n] in open_starts for n in range(1, len(k) + 1))}
-        self.depth = max((len(k) + 1 for k in nxt), default=0)
+            node = self.root
+            for tok in full:
+                nxt = node.get(tok)
+                if nxt is None:
+                    nxt = node[tok] = {}
+                node = nxt
+            if not complete and full:
+                node[self.OPEN] = {}
+            self.depth = max(self.depth, len(full))
+
+    def child(self, node: dict[int, dict] | None, token: int) -> dict[int, dict] | None:
+        """The trie node after `token`, or None once the row is free: it left the starts or a complete start
+        extends an incomplete one (`syl $s ps $= ...` beside `syl $s ps $=`): past the incomplete one the row
+        stays free, whatever complete starts continue it."""
+        nxt = None if node is None else node.get(token)
+        return None if nxt is None or self.OPEN in nxt else nxt
+
+    @staticmethod
+    def tokens(node: dict[int, dict] | None) -> list[int] | None:
+        """The tokens that may follow `node` (sorted), or None when any may."""
+        return sorted(node) if node else None
 
     def allowed(self, generated: Sequence[int]) -> list[int] | None:
         """The tokens that may come next, or None when any may."""
-        return self.next.get(tuple(generated))
+        return self.tokens(self._node(tuple(generated)))
+
+    def _node(self, prefix: tuple[int, ...]) -> dict[int, dict] | None:
+        # decoders ask for a prefix after its parent (one more token per step): one step from the parent's node
+        k = len(prefix)
+        while k and prefix[:k] not in self._seen:
+            k -= 1
+        node = self._seen[prefix[:k]] if k else self.root
+        for j in range(k, len(prefix)):
+            node = self.child(node, prefix[j])
+            self._seen[prefix[: j + 1]] = node
+        return node
 
 
 def _masked(logits: Tensor, grid: _Grid, word_mask: Tensor | None,
@@ -533,28 +562,24 @@ def critic_logprob(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]
 
 
 @torch.no_grad()
-def decode(model: Seq2SeqTransformer, x: Tensor, params: DecodingConfig, eos: int,
-           generator: torch.Generator | None = None, seeds: Tensor | None = None, word_mask: Tensor | None = None,
-           constraints: Sequence[PrefixConstraint | None] | None = None, body_vocab: Tensor | None = None,
-           ) -> tuple[list[list[Hypothesis]], list[tuple[Tensor, Tensor]], Tensor]:
-    """Encode a padded batch once, then tactics per `params`; returns (hypotheses, memory, src_mask).
+def decode(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor, params: DecodingConfig,
+           eos: int, generator: torch.Generator | None = None, seeds: Tensor | None = None,
+           word_mask: Tensor | None = None, constraints: Sequence[PrefixConstraint | None] | None = None,
+           body_vocab: Tensor | None = None) -> list[list[Hypothesis]]:
+    """Tactics per `params` for encoded inputs (`memory`, `src_mask`: `model.encode` and `Decoder.memory`).
     `seeds` (one per input) make sampling independent of the batch; stochastic beam search ignores them.
     `word_mask` (inputs x vocabulary, bool): the words each input's tactics may contain; `constraints` (one
     per input or None): the token sequences its tactics must start with; `body_vocab`: the words after the
     first (sampling only; beam search computes every word)."""
     check_params(params)
-    enc, src_mask = model.encode(x)
-    memory = model.decoder.memory(enc)
     if params.use_beam:
-        hyps = beam_search(model, memory, src_mask, beam_size=params.n_samples, n_best=params.n_samples,
+        return beam_search(model, memory, src_mask, beam_size=params.n_samples, n_best=params.n_samples,
                            max_len=params.max_gen_len, eos=eos, length_penalty=params.length_penalty,
                            stochastic=params.use_sampling, temperature=params.fixed_temperature,
                            use_cache=params.use_cache, generator=generator, word_mask=word_mask,
                            constraints=constraints)
-    else:
-        hyps = sample(model, memory, src_mask, n_samples=params.n_samples, max_len=params.max_gen_len, eos=eos,
-                      greedy=not params.use_sampling, temperature=params.fixed_temperature, top_k=params.top_k,
-                      top_p=params.top_p, length_penalty=params.length_penalty, use_cache=params.use_cache,
-                      generator=generator, seeds=seeds, word_mask=word_mask, constraints=constraints,
-                      body_vocab=body_vocab)
-    return hyps, memory, src_mask
+    return sample(model, memory, src_mask, n_samples=params.n_samples, max_len=params.max_gen_len, eos=eos,
+                  greedy=not params.use_sampling, temperature=params.fixed_temperature, top_k=params.top_k,
+                  top_p=params.top_p, length_penalty=params.length_penalty, use_cache=params.use_cache,
+                  generator=generator, seeds=seeds, word_mask=word_mask, constraints=constraints,
+                  body_vocab=body_vocab)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -28,6 +29,7 @@ from hyperprover.model.decoding import (
     score_sequences,
 )
 from hyperprover.model.dictionary import Dictionary
+from hyperprover.model.scoring import score_tree
 from hyperprover.model.transformer import Seq2SeqTransformer
 from hyperprover.search.expander import DecodingConfig, Expansion, TacticPrefixEnv, enumerable
 
@@ -84,6 +86,7 @@ class TransformerExpander:
         self._label_order = env if isinstance(env, LabelOrderEnv) else None  # decided once, not per batch
         self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
         self._prefixes = env if isinstance(env, TacticPrefixEnv) else None
+        self.timings: dict[str, float] = {}  # seconds in the encoder, tactics (decoding or scoring), critic
         self._body: torch.Tensor | None = None
         if isinstance(env, TacticBodyEnv):
             w2i = self.dico.word2id
@@ -159,29 +162,36 @@ class TransformerExpander:
         for r, i in enumerate(idx):
             x[r, : len(ids[i])] = torch.tensor(ids[i])
         x = x.to(self.device)
+        timings = self.timings
         with _autocast(self.device, params.precision):
+            t0 = time.perf_counter()
+            enc, src_mask = model.encode(x)
+            memory = model.decoder.memory(enc)
+            t1 = time.perf_counter()
             rows = torch.tensor([seeds[i] for i in idx], dtype=torch.long) if seeds is not None else None
             batch_goals = [goals[i] for i in idx]
             if params.score_enumerated:
-                hyps, memory, src_mask = self._scored(model, x, params, rows, batch_goals)
+                hyps = self._scored(model, memory, src_mask, params, rows, batch_goals)
             else:
                 constraints = [self._constraint(g) for g in batch_goals] if params.applicable_only else None
-                hyps, memory, src_mask = decode(model, x, params, self.dico.eos, self.generator, rows,
-                                                self._word_mask(batch_goals), constraints, self._body)
+                hyps = decode(model, memory, src_mask, params, self.dico.eos, self.generator, rows,
+                              self._word_mask(batch_goals), constraints, self._body)
+            t2 = time.perf_counter()
             crit = critic_logprob(model, memory, src_mask, self.dico.critic, self.dico.solvable,
                                   self.dico.non_solvable)
+            t3 = time.perf_counter()
+        for part, seconds in (("encoder", t1 - t0), ("tactics", t2 - t1), ("critic", t3 - t2)):
+            timings[part] = timings.get(part, 0.0) + seconds
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
 
-    def _scored(self, model: Seq2SeqTransformer, x: torch.Tensor, params: DecodingConfig, seeds: torch.Tensor | None,
-                goals: Sequence[Goal]) -> tuple[list[list[Hypothesis]], list[tuple[torch.Tensor, torch.Tensor]],
-                                                torch.Tensor]:
+    def _scored(self, model: Seq2SeqTransformer, memory: list[tuple[torch.Tensor, torch.Tensor]],
+                src_mask: torch.Tensor, params: DecodingConfig, seeds: torch.Tensor | None,
+                goals: Sequence[Goal]) -> list[list[Hypothesis]]:
         """Scored enumeration: every complete applicable tactic gets its teacher-forced score; tactics that need
         substitutions are sampled (constrained to their applicable starts), then scored the same way, so all
         priors of a goal are the model's log-probs of one distribution (sampling scores would be renormalised
         over the constrained tokens). With `renormalize_scores` that distribution is the model's conditioned on
         the env's applicable starts, the same renormalisation sampling makes, and only its logits are computed."""
-        enc, src_mask = model.encode(x)
-        memory = model.decoder.memory(enc)
         starts = [self._starts(g) for g in goals]
         seqs: list[list[tuple[int, ...]]] = [[tuple(w) for w, complete in st if complete] for st in starts]
         open_rows = [r for r, st in enumerate(starts) if any(not complete for _, complete in st)]
@@ -201,13 +211,14 @@ class TransformerExpander:
         flat = [(r, s) for r, ss in enumerate(seqs) for s in ss]
         renorm = params.renormalize_scores
         constraints = [PrefixConstraint(st, self.dico.eos) for st in starts] if renorm else None
-        scores = score_sequences(model, memory, src_mask, [r for r, _ in flat], [s for _, s in flat], self.dico.eos,
+        scorer = score_tree if params.fast else score_sequences
+        scores = scorer(model, memory, src_mask, [r for r, _ in flat], [s for _, s in flat], self.dico.eos,
                                  params.fixed_temperature, params.length_penalty, constraints,
                                  self._body if renorm else None)
         out: list[list[Hypothesis]] = [[] for _ in goals]
         for (r, s), score in zip(flat, scores):
             out[r].append(Hypothesis(s, score))
-        return [sorted(h, key=lambda h: -h.score) for h in out], memory, src_mask
+        return [sorted(h, key=lambda h: -h.score) for h in out]
 
     def _word_mask(self, goals: Sequence[Goal]) -> torch.Tensor | None:
         env = self._label_order

@@ -138,14 +138,14 @@ class DecoderLayer(nn.Module):
         self.pre_ln, self.dropout = dims.pre_ln, dims.dropout
 
     def forward(self, x: Tensor, mem: tuple[Tensor, Tensor], src_mask: Tensor, group: int,
-                cache: KVCache | None) -> Tensor:
+                cache: KVCache | None, self_mask: Tensor | None = None) -> Tensor:
         drop = self.dropout if self.training else 0.0
         k, v = mem
         if self.pre_ln:
-            x = x + F.dropout(self.self_attn(self.ln1(x), causal=True, cache=cache), drop)
+            x = x + F.dropout(self.self_attn(self.ln1(x), self_mask, causal=True, cache=cache), drop)
             x = x + F.dropout(self.cross_attn(self.ln2(x), k, v, src_mask, group), drop)
             return x + F.dropout(self.ffn(self.ln3(x)), drop)
-        x = self.ln1(x + F.dropout(self.self_attn(x, causal=True, cache=cache), drop))
+        x = self.ln1(x + F.dropout(self.self_attn(x, self_mask, causal=True, cache=cache), drop))
         x = self.ln2(x + F.dropout(self.cross_attn(x, k, v, src_mask, group), drop))
         return self.ln3(x + F.dropout(self.ffn(x), drop))
 
@@ -248,15 +248,18 @@ class Decoder(nn.Module):
         return [KVCache() for _ in self.layers]
 
     def forward(self, y: Tensor, positions: Tensor, memory: list[tuple[Tensor, Tensor]], src_mask: Tensor,
-                group: int = 1, cache: list[KVCache] | None = None) -> Tensor:
-        """y: (batch*group, t) ids -> hidden states (batch*group, t, dec_dim); row i reads input i // group."""
-        check_length(y.size(1) + (cache[0].length if cache else 0), self.dims.max_positions)
+                group: int = 1, cache: list[KVCache] | None = None, self_mask: Tensor | None = None) -> Tensor:
+        """y: (batch*group, t) ids -> hidden states (batch*group, t, dec_dim); row i reads input i // group.
+        `self_mask` (rows, 1, 1, cached + t), may attend: a cache whose rows hold padding (the tree scorer's
+        segments of unequal length) masks it out; causality is applied on top."""
+        check_length(y.size(1) + (cache[0].length if cache else 0) if self_mask is None
+                     else int(positions.max()) + 1, self.dims.max_positions)
         h = self.embed(y, positions)
         keep = _kept_layers(len(self.layers), self.dims.dec_layer_dropout, self.dims.dec_min_layers,
                             self.training)
         for i, (layer, k) in enumerate(zip(self.layers, keep)):
             if k:
-                h = layer(h, memory[i], src_mask, group, None if cache is None else cache[i])
+                h = layer(h, memory[i], src_mask, group, None if cache is None else cache[i], self_mask)
         return self.ln(h) if self.ln is not None else h
 
 

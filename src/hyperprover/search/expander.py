@@ -44,6 +44,10 @@ class DecodingConfig:
                               "them (0: all). With score_enumerated a goal has every applicable tactic (~90-130 on "
                               "the identities): the cap saves env time and gives HTPS's regularised policy fewer "
                               "actions", min=0)
+    fast: bool = opt(True, "the fast prover path: scored enumeration decodes its candidates as a radix tree "
+                           "(one decoder call per chain of tokens, not per position) and the prover exempts what "
+                           "exists when it starts (env, model) from garbage collection; false: the reference "
+                           "path, the same scores within float rounding (benchmarks, tests)")
     precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only)",
                          choices=("float", "half", "bfloat16", "double"))
 
