@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 
 from hyperprover.model.config import ModelConfig, resolve
 from hyperprover.model.decoding import (
