@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip_reference", action="store_true", help="time the fast path alone (no ratio)")
+    ap.add_argument("--int8", action="store_true", help="also the fast path with --decoding.precision int8 "
+                                                        "(approximate: its proofs may differ)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     st = SETTINGS[args.env]
@@ -173,18 +175,24 @@ def main() -> None:
     runs = [] if args.skip_reference else [
         prove("reference", env, expander, st, replace(fast, fast=False), theorems)]
     runs.append(prove("fast", env, expander, st, fast, theorems))
+    if args.int8:
+        runs.append(prove("fast int8", env, expander, st, replace(fast, precision="int8"), theorems))
     floor = prove("floor", env, UniformExpander(env), st, DecodingConfig(n_samples=st.floor_samples), theorems)
     for run in (*runs, floor):
         show(run)
     if args.skip_reference:
         return
-    ref, new = runs
+    ref, new = runs[:2]
     same = "the same theorems" if ref.proved == new.proved else (
         f"different theorems: only reference {sorted(ref.proved - new.proved)}, "
         f"only fast {sorted(new.proved - ref.proved)}")
     speed = lambda r: r.expansions / r.cpu_s  # noqa: E731
     print(f"both paths proved {same}; a learned expansion costs {speed(floor) / speed(ref):.1f} floor expansions "
           f"on the reference path, {speed(floor) / speed(new):.1f} on the fast one")
+    for other in runs[2:]:
+        print(f"{other.name}: {speed(other) / speed(ref):.2f}x the reference, proved {len(other.proved)} "
+              f"(fast: {len(new.proved)}; only {other.name} {len(other.proved - new.proved)}, "
+              f"only fast {len(new.proved - other.proved)})")
     print(f"ratio {speed(new) / speed(ref):.2f}")
 
 

@@ -3,9 +3,12 @@
 import dataclasses
 
 import pytest
+import torch
 
 from hyperprover.envs.base import make_env
-from hyperprover.model.expander import load_expander
+from hyperprover.model.config import ModelConfig, resolve
+from hyperprover.model.expander import TransformerExpander, load_expander
+from hyperprover.model.transformer import Seq2SeqTransformer
 from hyperprover.search.expander import DecodingConfig, complete_tactics
 from online_model import rigged_checkpoint
 
@@ -105,3 +108,29 @@ def test_fast_path_gives_the_reference_expansions(expander, renormalize):
             priors = dict(zip(other.tactics, other.log_priors))
             assert [priors[t] for t in f.tactics] == pytest.approx(list(f.log_priors), abs=1e-4)
             assert f.critic == pytest.approx(other.critic, abs=1e-5)
+
+
+def test_int8_scores_are_close_and_new_weights_drop_the_copy(expander):
+    """`--decoding.precision int8` proposes the float path's tactics with nearby priors (it is approximate), and
+    new weights (online training) replace the int8 copy instead of leaving it on the old ones."""
+    env, dico = expander.env, expander.dico
+    torch.manual_seed(0)  # a model whose decoder reads the goal (the rigged one's decoder layers are zero)
+    model = Seq2SeqTransformer(resolve(ModelConfig(emb_dim=64, n_layers=2, n_heads=4), len(dico), dico.pad))
+    expander = TransformerExpander(model, dico, env)
+    goals = [env.parse_goal(g) for g in GOALS]
+    params = DecodingConfig(n_samples=0, score_enumerated=True)
+    exact = expander.expand(goals, params, [1, 2, 3, 4])
+    int8 = expander.expand(goals, dataclasses.replace(params, precision="int8"), [1, 2, 3, 4])
+    for e, q in zip(exact, int8):
+        assert set(e.tactics) == set(q.tactics)
+        priors = dict(zip(q.tactics, q.log_priors))
+        diffs = [abs(priors[t] - p) for t, p in zip(e.tactics, e.log_priors)]
+        assert max(diffs) < 0.5 and any(d > 0 for d in diffs), diffs  # close, and not the float model itself
+    state = {k: v.clone() for k, v in expander.model.state_dict().items()}
+    try:
+        expander.set_weights({k: v * 0.5 if v.is_floating_point() else v for k, v in state.items()})
+        halved = expander.expand(goals, dataclasses.replace(params, precision="int8"), [1, 2, 3, 4])
+        assert any(abs(a - b) > 1e-3 for h, q in zip(halved, int8) for a, b in zip(h.log_priors, q.log_priors))
+    finally:
+        expander.set_weights(state)
+    assert expander.expand(goals, params, [1, 2, 3, 4]) == exact

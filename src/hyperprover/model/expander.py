@@ -82,7 +82,7 @@ class TransformerExpander:
         self.dico, self.env = dictionary, env
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
-        self._double: Seq2SeqTransformer | None = None
+        self._copies: dict[str, Seq2SeqTransformer] = {}  # precision -> a copy of the model in it
         self._label_order = env if isinstance(env, LabelOrderEnv) else None  # decided once, not per batch
         self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
         self._prefixes = env if isinstance(env, TacticPrefixEnv) else None
@@ -94,11 +94,18 @@ class TransformerExpander:
             self._body = torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
 
     def _model_for(self, precision: str) -> Seq2SeqTransformer:
-        if precision != "double":
-            return self.model
-        if self._double is None:  # exact reproduction of evaluations; built once
-            self._double = copy.deepcopy(self.model).double()
-        return self._double
+        if precision not in self._copies and precision in ("double", "int8"):
+            if precision == "int8" and self.device.type != "cpu":
+                raise ValueError("--decoding.precision int8 runs on CPU only; use bfloat16 or half on a GPU")
+            self._copies[precision] = (copy.deepcopy(self.model).double() if precision == "double"  # exact reruns
+                                       else quantized(self.model))
+        return self._copies.get(precision, self.model)
+
+    def set_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """New weights (online training); the copies made from the old ones (double, int8) are dropped."""
+        self.model.load_state_dict(state)
+        self.model.eval()
+        self._copies.clear()
 
     def _prepare(self, goal: Goal, params: DecodingConfig) -> tuple[list[int] | None, str | None]:
         try:
@@ -257,6 +264,22 @@ class TransformerExpander:
         ranked = sorted(texts.items(), key=lambda kv: -kv[1])
         error = None if ranked else "failed_no_tactic: no decoded output could be turned into a tactic"
         return Expansion(goal, tuple(t for t, _ in ranked), tuple(s for _, s in ranked), critic, error)
+
+
+def quantized(model: Seq2SeqTransformer) -> Seq2SeqTransformer:
+    """A copy whose encoder and decoder Linear layers run in int8 with dynamic activation scales (torch's CPU
+    kernels); the output projection, tied to the embeddings, stays in float."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    out = copy.deepcopy(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch marks its eager quantization API as deprecated in favour of torchao
+        for layers in (out.encoder.layers, out.decoder.layers):
+            for i, layer in enumerate(layers):
+                layers[i] = quantize_dynamic(layer, {torch.nn.Linear}, dtype=torch.qint8)
+    return out
 
 
 def load_expander(checkpoint_path: str | Path, env: BackwardEnv, device: str | torch.device = "cpu",

@@ -223,9 +223,7 @@ class ProverWorker:
         from hyperprover.model.expander import TransformerExpander
 
         if isinstance(self.expander, TransformerExpander):  # the uniform floor has no weights to take
-            self.expander.model.load_state_dict(state)
-            self.expander.model.eval()
-            self.expander._double = None  # a double-precision copy of the old weights must not survive
+            self.expander.set_weights(state)
         self.version = version
         self.log.info(f"loaded model version {version}")
 
