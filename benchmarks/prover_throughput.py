@@ -148,6 +148,8 @@ def main() -> None:
     ap.add_argument("--split", default="", help="default: eq identities, mm valid, coq valid")
     ap.add_argument("--n_theorems", type=int, default=0, help="default: eq 40, mm 16, coq 8 (a fixed sample)")
     ap.add_argument("--n_expansions", type=int, default=0, help="budget per theorem (default: eq 64, mm 32, coq 24)")
+    ap.add_argument("--max_tactics", type=int, default=-1, help="--decoding.max_tactics of the learned runs, both "
+                                                                 "paths (default: the setting's, 0 = all)")
     ap.add_argument("--seed", type=int, default=0, help="which theorems of the split (eq: the first ones)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
@@ -159,6 +161,8 @@ def main() -> None:
     st = SETTINGS[args.env]
     st = replace(st, split=args.split or st.split, n_theorems=args.n_theorems or st.n_theorems,
                  n_expansions=args.n_expansions or st.n_expansions)
+    if args.max_tactics >= 0:
+        st = replace(st, decoding=replace(st.decoding, max_tactics=args.max_tactics))
     env = make_env(args.env)
     theorems = split_theorems(env, st.split)
     theorems = (theorems[: st.n_theorems] if args.env == "eq" and not args.seed
@@ -170,7 +174,8 @@ def main() -> None:
     expander = load_expander(ckpt, env, args.device)
     precision = "bfloat16" if args.device.startswith("cuda") else "float"
     fast = replace(st.decoding, fast=True, precision=precision)
-    print(f"{args.env}:{st.split}, {len(theorems)} theorems, {st.prover}, {st.n_expansions} expansions, "
+    cap = f", best {st.decoding.max_tactics} tactics per goal" if st.decoding.max_tactics else ""
+    print(f"{args.env}:{st.split}, {len(theorems)} theorems, {st.prover}, {st.n_expansions} expansions{cap}, "
           f"{st.simultaneous} searches at once, {args.threads} torch thread(s), {args.device}")
     runs = [] if args.skip_reference else [
         prove("reference", env, expander, st, replace(fast, fast=False), theorems)]

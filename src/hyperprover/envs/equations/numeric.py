@@ -196,6 +196,11 @@ def _fraction(node: Node) -> Fraction | None:
     return None
 
 
+# memo of a node that folding leaves as it is: the node itself there would be a reference cycle (node -> memo
+# -> node) that only a full garbage collection frees; those made up most of a prover's collections
+_UNCHANGED = "unchanged"
+
+
 def fold_constants(node: Node) -> Node:
     """Replace every rational subtree whose value is an integer by that literal (top-down, spec 6.4)."""
     if not node.children:
@@ -204,7 +209,7 @@ def fold_constants(node: Node) -> Node:
     if m is not None:
         done = m.get("fold")
         if done is not None:
-            return done  # type: ignore[no-any-return]
+            return node if done is _UNCHANGED else done  # type: ignore[no-any-return]
     q = None if node.has_var else fraction(node)
     if q is not None and q.denominator == 1:
         out = Int(q.numerator)
@@ -216,7 +221,7 @@ def fold_constants(node: Node) -> Node:
             changed = changed or f is not c
             kids.append(f)
         out = Node(node.kind, node.value, tuple(kids)) if changed else node
-    node.memo_set("fold", out)
+    node.memo_set("fold", _UNCHANGED if out is node else out)
     return out
 
 
