@@ -169,7 +169,6 @@ class TransformerExpander:
         for r, i in enumerate(idx):
             x[r, : len(ids[i])] = torch.tensor(ids[i])
         x = x.to(self.device)
-        timings = self.timings
         with _autocast(self.device, params.precision):
             t0 = time.perf_counter()
             enc, src_mask = model.encode(x)
@@ -188,7 +187,7 @@ class TransformerExpander:
                                   self.dico.non_solvable)
             t3 = time.perf_counter()
         for part, seconds in (("encoder", t1 - t0), ("tactics", t2 - t1), ("critic", t3 - t2)):
-            timings[part] = timings.get(part, 0.0) + seconds
+            self.timings[part] = self.timings.get(part, 0.0) + seconds
         return list(zip(hyps, crit.exp().clamp(0.0, 1.0).tolist()))
 
     def _scored(self, model: Seq2SeqTransformer, memory: list[tuple[torch.Tensor, torch.Tensor]],
@@ -220,8 +219,7 @@ class TransformerExpander:
         constraints = [PrefixConstraint(st, self.dico.eos) for st in starts] if renorm else None
         scorer = score_tree if params.fast else score_sequences
         scores = scorer(model, memory, src_mask, [r for r, _ in flat], [s for _, s in flat], self.dico.eos,
-                                 params.fixed_temperature, params.length_penalty, constraints,
-                                 self._body if renorm else None)
+                        params.fixed_temperature, params.length_penalty, constraints, self._body if renorm else None)
         out: list[list[Hypothesis]] = [[] for _ in goals]
         for (r, s), score in zip(flat, scores):
             out[r].append(Hypothesis(s, score))
@@ -271,7 +269,11 @@ def quantized(model: Seq2SeqTransformer) -> Seq2SeqTransformer:
     kernels); the output projection, tied to the embeddings, stays in float."""
     import warnings
 
-    from torch.ao.quantization import quantize_dynamic
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError:
+        raise ValueError("--decoding.precision int8 needs torch.ao.quantization, which this torch "
+                         f"{torch.__version__} lacks; use --decoding.precision float") from None
 
     out = copy.deepcopy(model)
     with warnings.catch_warnings():
