@@ -14,7 +14,8 @@ env, the search), and whether both paths proved the same theorems. Its last line
 `--random_init` proves with an untrained model of the demo's size over the env's whole vocabulary (mm, coq,
 sr; eq reads its words from the theorems): the costs of scoring are those of a trained model, the proofs and
 the sampled tactics are not. One torch thread (a Ray prover's setting); on a GPU (`--device cuda`) the same
-script runs unchanged. Run it alone on the machine and note the load (`uptime`).
+script runs unchanged. Run it alone on the machine and note the load (`uptime`). On Coq the env's work happens
+in `coqtop` processes, which this process's CPU time does not count: read the wall-second figures there.
 """
 
 from __future__ import annotations
