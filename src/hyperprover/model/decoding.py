@@ -530,18 +530,26 @@ def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int
             out[rows[:, None], position[vocab][None, :]] = logp
     if not cons:
         return out, position
-    longest = max(len(a) for _, a in cons)
-    # padding repeats a row's first allowed token: scattering it twice writes the same value
-    idx = torch.tensor([a + a[:1] * (longest - len(a)) for _, a in cons], dtype=torch.long, device=dev)
-    valid = torch.tensor([[k < len(a) for k in range(longest)] for _, a in cons], device=dev)
     rows = torch.tensor([r for r, _ in cons], dtype=torch.long, device=dev)
-    logits = torch.einsum("rkd,rd->rk", proj.weight[idx], h.index_select(0, rows))
-    if proj.bias is not None:
-        logits = logits + proj.bias[idx]
-    logp = (logits.float() / temperature).masked_fill(~valid, float("-inf")).log_softmax(-1)
+    logp, idx, valid = allowed_logp(proj, h.index_select(0, rows), [a for _, a in cons], temperature)
+    # padding repeats a row's first allowed token: scattering it twice writes the same value
     logp = torch.where(valid, logp, logp[:, :1])
     out[rows] = out[rows].scatter(1, idx if position is None else position[idx], logp)
     return out, position
+
+
+def allowed_logp(proj: torch.nn.Linear, h: Tensor, allowed: Sequence[list[int]],
+                 temperature: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Log-probs of each row's `allowed` tokens renormalised over them, from the gathered rows of the output
+    projection alone: (rows, longest) fp32, -inf in the padding; with the token ids (padding repeats a row's
+    first) and which columns are real."""
+    longest = max(len(a) for a in allowed)
+    idx = torch.tensor([a + a[:1] * (longest - len(a)) for a in allowed], dtype=torch.long, device=h.device)
+    valid = torch.tensor([[k < len(a) for k in range(longest)] for a in allowed], device=h.device)
+    logits = torch.einsum("rkd,rd->rk", proj.weight[idx], h)
+    if proj.bias is not None:
+        logits = logits + proj.bias[idx]
+    return (logits.float() / temperature).masked_fill(~valid, float("-inf")).log_softmax(-1), idx, valid
 
 
 def _positions(columns: Tensor | None, n_words: int) -> Tensor | None:

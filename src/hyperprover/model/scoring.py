@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hyperprover.model.decoding import PrefixConstraint, project
+from hyperprover.model.decoding import PrefixConstraint, allowed_logp, project
 from hyperprover.model.transformer import KVCache, Seq2SeqTransformer, check_length
 
 GROUPS = (8, 16, 32, 64)  # group sizes tried besides one group per goal
@@ -272,13 +272,7 @@ def _pair_logps(model: Seq2SeqTransformer, trie: _Trie, states: _States, tempera
             _scatter(out, logp, [trie.targets[n] for n in group], columns)
     if cons:
         allowed = [sorted(trie.con[n]) for n in cons]  # type: ignore[arg-type]
-        longest = max(len(a) for a in allowed)
-        idx = torch.tensor([a + a[:1] * (longest - len(a)) for a in allowed], dtype=torch.long, device=dev)
-        ok = torch.tensor([[k < len(a) for k in range(longest)] for a in allowed], device=dev)
-        logits = torch.einsum("rkd,rd->rk", proj.weight[idx], rows(cons))
-        if proj.bias is not None:
-            logits = logits + proj.bias[idx]
-        logp = (logits.float() / temperature).masked_fill(~ok, float("-inf")).log_softmax(-1).cpu()
+        logp = allowed_logp(proj, rows(cons), allowed, temperature)[0].cpu()
         _scatter(out, logp, [trie.targets[n] for n in cons], allowed)
     return out
 
