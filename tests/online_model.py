@@ -48,3 +48,13 @@ def rigged_checkpoint(path: Path, n_prefix: int = 12) -> Path:
                 model.decoder.proj.weight[dico.word2id[w], t] = 3.0
     save_checkpoint(path, model.eval(), dico, dims)
     return path
+
+
+def untrained_checkpoint(path: Path, words: list[str]) -> Path:
+    """A small untrained model over `words`: for runs whose proofs do not matter (resuming, crashes), and for
+    envs whose expander ranks the env's own complete tactics (Metamath's scored enumeration)."""
+    dico = Dictionary.build(Counter(words))
+    torch.manual_seed(0)
+    dims = resolve(ModelConfig(emb_dim=16, n_layers=1, n_heads=2), len(dico), dico.pad)
+    save_checkpoint(path, Seq2SeqTransformer(dims).eval(), dico, dims)
+    return path

@@ -23,7 +23,7 @@ from typing import Any
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
 from hyperprover.envs.base import split_theorems
 from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
-from hyperprover.experiment import Experiment, absolute_paths, check_run_names, setup_experiment
+from hyperprover.experiment import LOG_PREFIX, Experiment, absolute_paths, check_run_names, setup_experiment
 from hyperprover.jsonl import repair_torn_line
 from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
@@ -67,6 +67,26 @@ def result_line(r: JobResult) -> dict[str, Any]:
             "prover": r.prover, "error": r.error, "time": time.time()}
 
 
+def earlier_pieces(log: Path) -> tuple[float, int]:
+    """Run time (seconds) and statistics lines of the pieces of a run before this one, from their controller.log:
+    a run stopped and started again goes on counting both, so `--max_time` is the whole run's and the curves
+    of `hyperprover plot` go on where the last piece stopped."""
+    seconds, lines = 0.0, 0
+    if log.exists():
+        with open(log) as f:
+            for line in f:
+                i = line.find(LOG_PREFIX)
+                if i < 0:
+                    continue
+                try:
+                    d = json.loads(line[i + len(LOG_PREFIX):])
+                except json.JSONDecodeError:
+                    continue  # a torn line of a killed piece
+                seconds = max(seconds, float(d.get("time_s", 0.0)))
+                lines += "launcher_stats/n_recorded" in d
+    return seconds, lines
+
+
 def read_results(path: Path) -> list[dict[str, Any]]:
     out = []
     if path.exists():
@@ -103,7 +123,8 @@ class Controller:
                 self.solved[r["split"]].add(r["label"])
         self.results_file = open(self.results_path, "a")  # noqa: SIM115 - closed in close()
         self.ready: deque[Job] = deque()
-        self.n_recorded = 0
+        self.n_recorded = len(previous)  # --max_proofs counts the whole run, as --max_time does
+        self.time_before, self.steps_before = earlier_pieces(exp.path / "controller.log")
         self.window: list[JobResult] = []
         self.trainer: Any = None
         self.sample_refs: list[Any] = []
@@ -111,7 +132,7 @@ class Controller:
         self.trainer_stats: dict[str, float] = {}
         self.published = 0
         self.best_eval = -1.0
-        self.last_reload = time.time()
+        self.last_reload = 0.0 if previous else time.time()
         self.stop_reason = ""
         self.logged_evals: set[int] = set()
         self.started = time.time()  # the x axis of the plots; run() sets it again when the loop starts
@@ -200,7 +221,7 @@ class Controller:
             if e.epoch not in self.logged_evals:  # one __log__ line per async evaluation, for `hyperprover plot`
                 self.logged_evals.add(e.epoch)
                 split = self.cfg.async_eval_split
-                metrics = {"epoch": e.epoch, "time_s": round(time.time() - self.started, 1),
+                metrics = {"epoch": e.epoch, "time_s": round(self.time_before + time.time() - self.started, 1),
                            f"async_eval/{split}/proved_rate": e.proved_rate}
                 if e.critic_auc is not None:
                     metrics[f"async_eval/{split}/critic_auc"] = e.critic_auc
@@ -260,7 +281,8 @@ class Controller:
     def run(self) -> None:
         cfg = self.cfg
         start = last_stats = last_check = self.started = time.time()
-        step = 0
+        start -= self.time_before  # run time goes on from the earlier pieces
+        step = self.steps_before
         stopping = {"sigint": False}
 
         def on_sigint(signum: int, frame: Any) -> None:
@@ -268,6 +290,7 @@ class Controller:
 
         main_thread = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+        self._reload()  # a resumed run: the provers search with the trainer's weights from the first attempt on
         try:
             while True:
                 if stopping["sigint"]:

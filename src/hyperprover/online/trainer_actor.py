@@ -84,8 +84,9 @@ class TrainerWorker:
         device = torch.device(resolve_device(tcfg.device if cfg.trainer_gpus > 0 else "cpu"))
         self.trainer = Trainer(tcfg, self.exp, tasks, device, init_state=load_checkpoint(cfg.reload_model),
                                on_epoch_end=self._epoch_end)
-        self.version = 0
-        self.latest_ref: Any = None
+        # a version is an epoch: a resumed run goes on numbering, and its provers get the resumed weights at once
+        self.version = self.trainer.counters.epoch
+        self.latest_ref: Any = ray.put(self._state()) if self.version else None
         self.evals: dict[int, Any] = {}  # epoch -> ref of its async evaluation
         self.lock = threading.Lock()  # evals are added by the training thread, collected by status()
         self.error: str | None = None
@@ -110,15 +111,10 @@ class TrainerWorker:
             self.exp.close()
 
     def _epoch_end(self, trainer: Any) -> None:
-        import torch
-
         from hyperprover.model.checkpoint import save_checkpoint
 
-        state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
-        with torch.no_grad():
-            self.latest_ref = ray.put(state)
-        self.version += 1
-        epoch = trainer.counters.epoch
+        self.latest_ref = ray.put(self._state())
+        epoch = self.version = trainer.counters.epoch
         stats = {f"{name}/{k}": v for name, b in self.buffers.items() for k, v in b.stats().items()}
         self.exp.logger.info(f"published model version {self.version} (epoch {epoch}); buffers {stats}")
         freq = self.cfg.async_bwd_eval_freq
@@ -133,6 +129,9 @@ class TrainerWorker:
             self.exp.logger.info(f"async evaluation of epoch {epoch} started in {out}")
         if self.stop_flag:
             raise StopTraining
+
+    def _state(self) -> dict[str, Any]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.trainer.model.state_dict().items()}
 
     # ---------------------------------------------------------------- actor methods
     def add_samples(self, tactic: list[TacticSample], critic: list[CriticSample]) -> dict[str, float]:
