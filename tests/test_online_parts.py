@@ -139,3 +139,17 @@ def test_unsolved_theorems_get_a_growing_budget():
     assert grown_budget(64, 3, 1.0, 512) == 64 and grown_budget(64, 1, 1.5, 512) == 96
     search, _ = apply_draw(SearchConfig(), DecodingConfig(), {"n_expansions": budgets[2]})
     assert search.n_expansions == 256
+
+
+def test_critic_switch_needs_what_it_switches() -> None:
+    from hyperprover.config import load_config
+    from hyperprover.online.config import OnlineConfig, check_online_config
+
+    base = ["--reload_model", "m.pth", "--critic_from_auc", "0.7"]
+    for extra in ([], ["--search.no_critic", "true", "--async_bwd_eval_freq", "0"],
+                  ["--search.no_critic", "true", "--no_trainer", "true"]):
+        with pytest.raises(ConfigError, match="--critic_from_auc switches the critic on"):
+            check_online_config(load_config(OnlineConfig, [*base, *extra]))
+    check_online_config(load_config(OnlineConfig, [*base, "--search.no_critic", "true"]))
+    search, _ = apply_draw(SearchConfig(no_critic=True), DecodingConfig(), {"no_critic": False})
+    assert search.no_critic is False

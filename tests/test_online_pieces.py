@@ -4,6 +4,7 @@ coqtop that dies under it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -51,12 +52,19 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     argv = ["--env", "mm", "--mm.database", good, "--reload_model", str(ckpt), "--dump_path", str(tmp_path),
             "--data_src_props", "train:1", "--prover", "bfs", "--search.n_expansions", "8",
             "--decoding.n_samples", "0", "--decoding.score_enumerated", "true", "--decoding.applicable_only", "true",
-            "--trainer.tasks", "mm_mcts_tactic,mm_mcts_critic", *PIECE]
+            "--trainer.tasks", "mm_mcts_tactic,mm_mcts_critic", "--search.no_critic", "true",
+            "--critic_from_auc", "0.7", *PIECE, "--async_bwd_eval_freq", "1000", "--async_eval_split", "train"]
     assert main([*argv, "--max_proofs", "12"]) == 0
     run = tmp_path / "online" / "r"
     first = read_results(run / "mcts_results.jsonl")
     assert len(first) == 12 and any(r["proved"] for r in first)
     assert (run / "trainer" / "checkpoint.pth").is_file(), "the first piece ended before a trainer epoch"
+    assert all("no_critic" not in r["params"] for r in first)  # no evaluation yet: the critic stays off
+    # an async evaluation the first piece left behind found the critic good: the second piece steers with it
+    done = run / "bwd_prover_eval" / "mm" / "train" / "3"
+    done.mkdir(parents=True)
+    (done / "results.json").write_text(json.dumps({"proved_rate": 0.5, "critic_auc": 0.8}))
+    (done / "done").touch()
     assert main([*argv, "--max_proofs", "24"]) == 0  # --max_proofs counts the whole run
     both = check_pieces(run, first, 24)
     train_log = (run / "trainer" / "train.log").read_text()
@@ -65,6 +73,10 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     # resumed weights from its first attempt on
     resumed_at = int(train_log.split("resumed from")[1].split("epoch ")[1].split(",")[0])
     assert resumed_at >= 1 and min(r["version"] for r in both[12:]) >= resumed_at
+    assert all(r["params"].get("no_critic") is False for r in both[12:])
+    logs = (run / "controller.log").read_text()
+    assert "HTPS steers with the critic from now on: the epoch 3 async evaluation" in logs
+    assert "async_eval/train/proved_rate" not in logs  # an earlier piece's evaluation is not logged again
 
 
 @pytest.fixture(scope="module")

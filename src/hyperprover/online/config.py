@@ -45,6 +45,9 @@ class OnlineConfig(RunConfig, ProvingOptions):
                                    min=0)
     async_eval_split: str = opt("identities", "split of the async evaluations")
     async_eval_n: int = opt(0, "theorems of the async evaluations (0: the whole split)", min=0)
+    critic_from_auc: float = opt(0.0, "with --search.no_critic true: HTPS steers with the critic from the first "
+                                      "async evaluation whose critic ROC-AUC on held-out goals is at least this "
+                                      "(0: never; a supervised model's critic is untrained)", min=0.0, max=1.0)
     stats_freq: float = opt(30.0, "seconds between two lines of launcher statistics", min=0.1)
     torch_threads: int = opt(1, "torch threads of each actor with --local 1 (0: torch's default)", min=0)
     ray: RayConfig = section(RayConfig, "Ray")
@@ -66,6 +69,9 @@ def check_online_config(cfg: OnlineConfig) -> None:
     cfg.ray.check()
     if cfg.rb.min_len > cfg.rb.max_len:
         raise ConfigError(f"--rb.min_len {cfg.rb.min_len} > --rb.max_len {cfg.rb.max_len}")
+    if cfg.critic_from_auc and not (cfg.search.no_critic and cfg.async_bwd_eval_freq and not cfg.no_trainer):
+        raise ConfigError("--critic_from_auc switches the critic on during the run: it needs --search.no_critic "
+                          "true, the trainer and --async_bwd_eval_freq > 0")
     if cfg.beam_kind == "increasing_quality" and (cfg.no_trainer or cfg.async_bwd_eval_freq == 0):
         raise ConfigError("--beam_kind increasing_quality needs the trainer and --async_bwd_eval_freq > 0")
     for t in cfg.mcts_tasks():

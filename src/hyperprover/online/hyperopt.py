@@ -33,6 +33,7 @@ PARAMS: dict[str, tuple[str, str, str]] = {
     "policy_temp_level": ("search", "policy_temp_level", "choice"),
     "q_value_solved": ("search", "q_value_solved", "choice"),
     "tactic_fill": ("search", "add_tactic_fill", "choice"),
+    "no_critic": ("search", "no_critic", "choice"),  # the controller's --critic_from_auc switch
 }
 INT_PARAMS = {"n_expansions", "n_samples", "succ_expansions", "q_value_solved"}
 N_BUCKETS = 10

@@ -134,7 +134,11 @@ class Controller:
         self.best_eval = -1.0
         self.last_reload = 0.0 if previous else time.time()
         self.stop_reason = ""
-        self.logged_evals: set[int] = set()
+        earlier = finished_evals(exp.path, cfg.env, cfg.async_eval_split)
+        self.logged_evals = {e.epoch for e in earlier}  # logged by the earlier pieces of the run
+        self.critic_on = False
+        for e in earlier:
+            self._critic_switch(e.epoch, e.critic_auc)
         self.started = time.time()  # the x axis of the plots; run() sets it again when the loop starts
         if not cfg.no_trainer:
             from hyperprover.online.trainer_actor import TrainerWorker
@@ -156,6 +160,8 @@ class Controller:
             base = int(draw.get("n_expansions", self.cfg.search.n_expansions))
             draw["n_expansions"] = grown_budget(base, self.n_attempts[split, label], self.cfg.unsolved_budget_growth,
                                                 self.cfg.max_expansions or 8 * self.cfg.search.n_expansions)
+        if self.critic_on:
+            draw["no_critic"] = False
         self.n_attempts[split, label] += 1
         job = Job(self.next_id, label, split, self.n_attempts[split, label], draw)
         self.next_id += 1
@@ -226,6 +232,16 @@ class Controller:
                 if e.critic_auc is not None:
                     metrics[f"async_eval/{split}/critic_auc"] = e.critic_auc
                 self.exp.metrics.log(metrics, e.epoch)
+                self._critic_switch(e.epoch, e.critic_auc)
+
+    def _critic_switch(self, epoch: int, auc: float | None) -> None:
+        """--critic_from_auc: from the first held-out evaluation where the critic ranks goals well enough, the
+        searches of new attempts steer with it (HTPS's value backup; before, with the policy alone)."""
+        cut = self.cfg.critic_from_auc
+        if cut and not self.critic_on and auc is not None and auc >= cut:
+            self.critic_on = True
+            self.log.info(f"HTPS steers with the critic from now on: the epoch {epoch} async evaluation measured its "
+                          f"ROC-AUC at {auc:.3f} >= --critic_from_auc {cut:g}")
 
     def _reload(self) -> None:
         import ray
@@ -263,6 +279,7 @@ class Controller:
             "launcher_stats/n_provers_available": len(self.pool.available),
             "launcher_stats/n_nodes_lost": len(self.pool.lost_nodes),
             "launcher_stats/model_version": self.published,
+            "launcher_stats/critic_on": int(self.critic_on),
         }
         for split, labels in self.labels.items():
             stats[f"launcher_stats/solved_labels_acc_{split}"] = len(self.solved.get(split, ())) / len(labels)
