@@ -72,6 +72,8 @@ def test_metamath_demo_proves_a_fixed_sample_and_the_c_program_checks_it(
         params = json.loads((folder / "params.json").read_text())
         assert params["decoding"]["renormalize_scores"] is (PROVERS[prover][1] == "model")
         assert params["search"]["no_critic"] is (PROVERS[prover][1] == "model")  # no critic trained on mm
+        if PROVERS[prover][1] == "model":  # it ranks the complete applicable tactics, samples no substitution
+            assert params["decoding"]["n_samples"] == 0 and params["decoding"]["score_enumerated"] is True
         if any(json.loads(line)["proved"] for line in lines):
             assert (folder / "c_check" / "found.mm").is_file()
     assert "C accepts" in out and out.count("exact McNemar p = ") == 3

@@ -71,14 +71,17 @@ class Recipe:
     n_seeds: int
     c_check: bool  # the C metamath program re-checks every proof found
     learned: tuple[str, ...] = ()  # extra options of the learned provers
+    subst_samples: int | None = None  # tactics sampled per goal beside the scored ones (None: --n_subst_samples)
 
 
 RECIPES = {
     "eq": Recipe("eq", "demo", RECIPE, tuple(TRAIN_ARGS), "identities", 15.0, 3, False),
     # a 42k-word vocabulary: renormalised scores compute only the logits a step can take; no critic is trained
-    # on Metamath (its human proofs give no unprovable goals), so HTPS values new goals at 0.5 as the floor does
+    # on Metamath (its human proofs give no unprovable goals), so HTPS values new goals at 0.5 as the floor does;
+    # the model ranks the complete applicable tactics and samples no substitution (sampling them lost to the
+    # floor on Metamath, ranking won: docs/metamath.md)
     "mm": Recipe("mm", "demo_mm", "setmm", tuple(MM_TRAIN_ARGS), "valid%5=0", 25.0, 1, True,
-                 ("--decoding.renormalize_scores", "true", "--search.no_critic", "true")),
+                 ("--decoding.renormalize_scores", "true", "--search.no_critic", "true"), subst_samples=0),
 }
 
 
@@ -97,7 +100,7 @@ class DemoConfig:
     score_enumerated: bool = opt(True, "the model scores every complete applicable tactic and samples only those "
                                        "that need substitutions (decoding.score_enumerated)")
     n_subst_samples: int = opt(8, "with score_enumerated: tactics the model samples per goal among those that need "
-                                  "substitutions", min=1)
+                                  "substitutions (eq; mm samples none: its model ranks the complete tactics)", min=1)
     applicable_only: bool = opt(True, "sample only tactics whose rule matches the goal (decoding.applicable_only)")
     max_attempts: int = opt(1, "attempts per identity (pass@1..k)", min=1)
     n_seeds: int = opt(0, "search seeds per prover (--search.seed 0..N-1): the comparisons pool them, since one "
@@ -119,9 +122,14 @@ def eval_id(name: str, cfg: DemoConfig, seed: int = 0) -> str:
         return f"{name}_{cfg.n_expansions}x{cfg.n_samples}{suffix}"
     model = RECIPES[cfg.env].model
     if cfg.score_enumerated:
-        return f"{name}_{model}_{cfg.n_expansions}_scored{cfg.n_subst_samples}{suffix}"
+        return f"{name}_{model}_{cfg.n_expansions}_scored{subst_samples(cfg)}{suffix}"
     decoding = "_applicable" if cfg.applicable_only else ""
     return f"{name}_{model}_{cfg.n_expansions}x{cfg.n_samples}{decoding}{suffix}"
+
+
+def subst_samples(cfg: DemoConfig) -> int:
+    fixed = RECIPES[cfg.env].subst_samples
+    return cfg.n_subst_samples if fixed is None else fixed
 
 
 def step(title: str) -> None:
@@ -149,7 +157,7 @@ def eval_args(name: str, cfg: DemoConfig, root: Path, model: Path, seed: int) ->
     prover, expander = PROVERS[name]
     recipe = RECIPES[cfg.env]
     source = ["--reload_model", str(model)] if expander == "model" else []
-    n_samples = cfg.n_subst_samples if expander == "model" and cfg.score_enumerated else cfg.n_samples
+    n_samples = subst_samples(cfg) if expander == "model" and cfg.score_enumerated else cfg.n_samples
     decoding = [] if expander == "uniform" else [
         "--decoding.fixed_temperature", "1.0", "--decoding.applicable_only", str(cfg.applicable_only).lower(),
         "--decoding.score_enumerated", str(cfg.score_enumerated).lower(), *recipe.learned]
