@@ -7,6 +7,7 @@ import torch
 
 from hyperprover.envs.base import make_env
 from hyperprover.model.config import ModelConfig, resolve
+from hyperprover.model.dictionary import Dictionary
 from hyperprover.model.expander import TransformerExpander, load_expander
 from hyperprover.model.transformer import Seq2SeqTransformer
 from hyperprover.search.expander import DecodingConfig, complete_tactics
@@ -134,3 +135,29 @@ def test_int8_scores_are_close_and_new_weights_drop_the_copy(expander):
     finally:
         expander.set_weights(state)
     assert expander.expand(goals, params, [1, 2, 3, 4]) == exact
+
+
+def test_sampled_tactics_keep_their_reference_scores_on_the_fast_path():
+    """The fast path takes a sampled tactic's score from the sampling's own logits instead of feeding it through
+    the decoder again: with a model whose decoder reads the goal, the priors are the reference path's."""
+    env = make_env("eq")
+    goals = [env.parse_goal(g) for g in GOALS]
+    words = {w: 1 for g in goals for w in env.goal_tokens(g)}
+    for g in goals:
+        words.update((w, 1) for prefix, _ in env.tactic_prefixes(g) for w in prefix)
+    words.update((w, 1) for w in ("<SUBST>", "EQ_VAR_A", "EQ_VAR_B", "EQ_VAR_C", "<SUBST_NAME>", "</SUBST>"))
+    dico = Dictionary.build(words)
+    torch.manual_seed(1)
+    model = Seq2SeqTransformer(resolve(ModelConfig(emb_dim=64, n_layers=2, n_heads=4), len(dico), dico.pad))
+    expander = TransformerExpander(model, dico, env)
+    params = DecodingConfig(n_samples=6, score_enumerated=True, max_gen_len=12)
+    seeds = [3, 4, 5, 6]
+    fast = expander.expand(goals, params, seeds)
+    reference = expander.expand(goals, dataclasses.replace(params, fast=False), seeds)
+    n_sampled = 0
+    for goal, f, r in zip(goals, fast, reference):
+        assert set(f.tactics) == set(r.tactics)
+        priors = dict(zip(r.tactics, r.log_priors))
+        assert [priors[t] for t in f.tactics] == pytest.approx(list(f.log_priors), abs=1e-4)
+        n_sampled += len(set(f.tactics) - set(complete_tactics(env, goal)))
+    assert n_sampled >= 8  # most priors above came from samples, not from the enumerated complete tactics

@@ -33,6 +33,7 @@ class DecodingError(ValueError):
 class Hypothesis:
     tokens: tuple[int, ...]  # generated ids, without the leading `</s>` and the stop token
     score: float
+    raw: float | None = None  # with `sample(raw_scores=True)`: the teacher-forced score of `score_sequences`
 
 
 def check_params(p: DecodingConfig) -> None:
@@ -268,17 +269,21 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
            generator: torch.Generator | None = None, seeds: Tensor | None = None,
            word_mask: Tensor | None = None,
            constraints: Sequence[PrefixConstraint | None] | None = None,
-           body_vocab: Tensor | None = None) -> list[list[Hypothesis]]:
+           body_vocab: Tensor | None = None, raw_scores: bool = False) -> list[list[Hypothesis]]:
     """`n_samples` sequences per input (ancestral sampling, or argmax when greedy), deduplicated, best first.
     With `seeds` (int64, one per input) an input's samples depend only on its seed, not on the batch.
     `body_vocab` (word ids, the stop token among them): the only words after the first; only their logits are
-    computed there, as only the allowed first words' are when every input is constrained."""
+    computed there, as only the allowed first words' are when every input is constrained.
+    `raw_scores`: each hypothesis also gets the score `score_sequences` gives it without constraints (no masks,
+    no top-k/p, the first word over the whole vocabulary), read off the logits the sampling computes anyway:
+    scored enumeration need not feed the samples through the decoder a second time."""
     grid = _Grid(model, memory, src_mask, n_samples, eos, use_cache)
     n_inputs = src_mask.size(0)
     rows = grid.tokens.size(0)
     dev = src_mask.device
     keys = row_keys(seeds.to(dev), n_samples) if seeds is not None else None
     scores = torch.zeros(rows, device=dev)
+    raw = torch.zeros(rows, device=dev) if raw_scores else None
     finished = torch.zeros(rows, dtype=torch.bool, device=dev)
     lengths = torch.zeros(rows, dtype=torch.long, device=dev)
     out: list[list[Hypothesis]] = [[] for _ in range(n_inputs)]
@@ -287,7 +292,12 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
     vocabs = [(v, {w: i for i, w in enumerate(v.tolist())}) if v is not None else None for v in (first, body_vocab)]
     for step in range(max_len):
         vocab = vocabs[min(step, 1)]
-        logits = _masked(grid.next_logits(vocab[0] if vocab else None), grid, word_mask, constraints, vocab)
+        if raw is not None and step == 0 and vocab is not None:  # the raw score's first word is over every word
+            every = grid.next_logits()
+            computed = every.index_select(1, vocab[0])
+        else:
+            every = computed = grid.next_logits(vocab[0] if vocab else None)
+        logits = _masked(computed, grid, word_mask, constraints, vocab)
         if not greedy:
             logits = logits / temperature
         if step == max_len - 1:  # the stop token is forced at the last position
@@ -304,13 +314,17 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
         tok_logp = logp.gather(1, col[:, None]).squeeze(1)
         nxt = vocab[0][col] if vocab else col
         scores = scores + torch.where(finished, torch.zeros_like(tok_logp), tok_logp)
+        if raw is not None:
+            at = nxt if every is not computed else col
+            raw_logp = (every / temperature).log_softmax(-1).gather(1, at[:, None]).squeeze(1)
+            raw = raw + torch.where(finished, torch.zeros_like(raw_logp), raw_logp)
         lengths = lengths + (~finished).long()
         nxt = torch.where(finished, torch.full_like(nxt, eos), nxt)
         grid.append(nxt)
         ended = (nxt == eos) & ~finished
         finished = finished | ended
         if bool(ended.any()):
-            _harvest(out, grid, ended, scores, lengths, length_penalty)
+            _harvest(out, grid, ended, scores, lengths, length_penalty, raw)
         alive = (~finished).view(-1, grid.group)
         counts = alive.sum(1)
         width = int(counts.max())
@@ -325,19 +339,21 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
             pad = (torch.arange(width, device=dev)[None, :] >= counts[keep][:, None]).reshape(-1)
             grid.regroup(keep, sel, width)
             scores, lengths, finished = scores[sel], lengths[sel], finished[sel] | pad
+            raw = raw[sel] if raw is not None else None
             keys = keys[sel] if keys is not None else None
     return [_dedup_sort(h) for h in out]
 
 
 def _harvest(out: list[list[Hypothesis]], grid: _Grid, ended: Tensor, scores: Tensor, lengths: Tensor,
-             length_penalty: float) -> None:
+             length_penalty: float, raw: Tensor | None = None) -> None:
     """Record the rows that have just produced their stop token."""
     inputs = grid.inputs.tolist()
     for r in ended.nonzero().squeeze(1).tolist():
         n = int(lengths[r])
         toks = grid.tokens[r, 1:n].tolist()  # drop the leading </s> and the stop token
-        score = float(scores[r]) / (n**length_penalty if n else 1.0)
-        out[inputs[r // grid.group]].append(Hypothesis(tuple(toks), score))
+        norm = n**length_penalty if n else 1.0
+        out[inputs[r // grid.group]].append(Hypothesis(tuple(toks), float(scores[r]) / norm,
+                                                       float(raw[r]) / norm if raw is not None else None))
 
 
 def _dedup_sort(hyps: list[Hypothesis]) -> list[Hypothesis]:

@@ -197,9 +197,15 @@ class TransformerExpander:
         substitutions are sampled (constrained to their applicable starts), then scored the same way, so all
         priors of a goal are the model's log-probs of one distribution (sampling scores would be renormalised
         over the constrained tokens). With `renormalize_scores` that distribution is the model's conditioned on
-        the env's applicable starts, the same renormalisation sampling makes, and only its logits are computed."""
+        the env's applicable starts, the same renormalisation sampling makes, and only its logits are computed.
+        On the fast path without renormalisation the samples' scores come with them (`sample(raw_scores=True)`)."""
         starts = [self._starts(g) for g in goals]
         seqs: list[list[tuple[int, ...]]] = [[tuple(w) for w, complete in st if complete] for st in starts]
+        out: list[list[Hypothesis]] = [[] for _ in goals]
+        renorm = params.renormalize_scores
+        # the samples' scores read off the sampling's own logits (over every word, as the scorer's without
+        # renormalisation: not with a body vocabulary, whose steps the sampling computes alone)
+        reuse = params.fast and not renorm and self._body is None
         open_rows = [r for r, st in enumerate(starts) if any(not complete for _, complete in st)]
         if open_rows and params.n_samples > 0:
             sel = torch.tensor(open_rows, dtype=torch.long, device=src_mask.device)
@@ -211,16 +217,21 @@ class TransformerExpander:
                              temperature=params.fixed_temperature, top_k=params.top_k, top_p=params.top_p,
                              use_cache=params.use_cache, generator=self.generator,
                              seeds=seeds[sel.cpu()] if seeds is not None else None, constraints=cons,
-                             body_vocab=self._body)
+                             body_vocab=self._body, raw_scores=reuse)
             for r, hyps in zip(open_rows, sampled):
-                seqs[r].extend(h.tokens for h in hyps if h.tokens not in seqs[r])
+                seen = set(seqs[r])
+                for h in hyps:
+                    if h.tokens not in seen:
+                        seen.add(h.tokens)
+                        if h.raw is not None:
+                            out[r].append(Hypothesis(h.tokens, h.raw))
+                        else:
+                            seqs[r].append(h.tokens)
         flat = [(r, s) for r, ss in enumerate(seqs) for s in ss]
-        renorm = params.renormalize_scores
         constraints = [PrefixConstraint(st, self.dico.eos) for st in starts] if renorm else None
         scorer = score_tree if params.fast else score_sequences
         scores = scorer(model, memory, src_mask, [r for r, _ in flat], [s for _, s in flat], self.dico.eos,
                         params.fixed_temperature, params.length_penalty, constraints, self._body if renorm else None)
-        out: list[list[Hypothesis]] = [[] for _ in goals]
         for (r, s), score in zip(flat, scores):
             out[r].append(Hypothesis(s, score))
         return [sorted(h, key=lambda h: -h.score) for h in out]
