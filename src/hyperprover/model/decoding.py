@@ -109,6 +109,11 @@ def project(proj: torch.nn.Linear, h: Tensor, vocab: Tensor | None = None) -> Te
     return F.linear(h, proj.weight.index_select(0, vocab), bias).float()
 
 
+def tempered(logits: Tensor, temperature: float) -> Tensor:
+    """logits / temperature, without the copy at temperature 1 (a Metamath step's logits are ~40k wide)."""
+    return logits if temperature == 1.0 else logits / temperature
+
+
 def first_words(constraints: Sequence[PrefixConstraint | None] | None, n_inputs: int,
                 device: torch.device) -> Tensor | None:
     """The words any input may start with when every input is constrained (else None: all words)."""
@@ -299,7 +304,7 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
             every = computed = grid.next_logits(vocab[0] if vocab else None)
         logits = _masked(computed, grid, word_mask, constraints, vocab)
         if not greedy:
-            logits = logits / temperature
+            logits = tempered(logits, temperature)
         if step == max_len - 1:  # the stop token is forced at the last position
             logp = logits.log_softmax(-1)
             col = torch.full((logits.size(0),), vocab[1][eos] if vocab else eos, dtype=torch.long, device=dev)
@@ -316,7 +321,7 @@ def sample(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], src_m
         scores = scores + torch.where(finished, torch.zeros_like(tok_logp), tok_logp)
         if raw is not None:
             at = nxt if every is not computed else col
-            raw_logp = (every / temperature).log_softmax(-1).gather(1, at[:, None]).squeeze(1)
+            raw_logp = tempered(every, temperature).log_softmax(-1).gather(1, at[:, None]).squeeze(1)
             raw = raw + torch.where(finished, torch.zeros_like(raw_logp), raw_logp)
         lengths = lengths + (~finished).long()
         nxt = torch.where(finished, torch.full_like(nxt, eos), nxt)
@@ -393,7 +398,7 @@ def beam_search(model: Seq2SeqTransformer, memory: list[tuple[Tensor, Tensor]], 
     for step in range(max_len):
         logits = _masked(grid.next_logits(), grid, word_mask, constraints)
         if stochastic:
-            logits = logits / temperature
+            logits = tempered(logits, temperature)
         logp = logits.log_softmax(-1)
         if step == max_len - 1:
             forced = torch.full_like(logp, float("-inf"))
@@ -525,7 +530,7 @@ def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int
     free = [r for r, a in enumerate(allowed) if a is None]
     cons = [(r, a) for r, a in enumerate(allowed) if a is not None]
     if not cons and vocab is None:
-        return (proj(h).float() / temperature).log_softmax(-1), None
+        return tempered(proj(h).float(), temperature).log_softmax(-1), None
     if free and vocab is None:
         columns, width = None, proj.out_features
     else:
@@ -538,7 +543,7 @@ def _level_logp(model: Seq2SeqTransformer, h: Tensor, allowed: Sequence[list[int
     out = torch.full((h.size(0), width), float("-inf"), device=dev)
     if free:
         rows = torch.tensor(free, dtype=torch.long, device=dev)
-        logp = (project(proj, h.index_select(0, rows), vocab) / temperature).log_softmax(-1)
+        logp = tempered(project(proj, h.index_select(0, rows), vocab), temperature).log_softmax(-1)
         if vocab is None:
             out[rows] = logp
         else:
@@ -565,7 +570,7 @@ def allowed_logp(proj: torch.nn.Linear, h: Tensor, allowed: Sequence[list[int]],
     logits = torch.einsum("rkd,rd->rk", proj.weight[idx], h)
     if proj.bias is not None:
         logits = logits + proj.bias[idx]
-    return (logits.float() / temperature).masked_fill(~valid, float("-inf")).log_softmax(-1), idx, valid
+    return tempered(logits.float(), temperature).masked_fill(~valid, float("-inf")).log_softmax(-1), idx, valid
 
 
 def _positions(columns: Tensor | None, n_words: int) -> Tensor | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hyperprover.model.decoding import PrefixConstraint, allowed_logp, project
+from hyperprover.model.decoding import PrefixConstraint, allowed_logp, project, tempered
 from hyperprover.model.transformer import KVCache, Seq2SeqTransformer, check_length
 
 GROUPS = (8, 16, 32, 64)  # group sizes tried besides one group per goal
@@ -267,7 +267,7 @@ def _pair_logps(model: Seq2SeqTransformer, trie: _Trie, states: _States, tempera
 
     for group, vocab in ((full, None), (body, body_vocab)):
         if group:
-            logp = (project(proj, rows(group), vocab) / temperature).log_softmax(-1).cpu()
+            logp = tempered(project(proj, rows(group), vocab), temperature).log_softmax(-1).cpu()
             columns = None if vocab is None else [vocab.tolist()] * len(group)
             _scatter(out, logp, [trie.targets[n] for n in group], columns)
     if cons:
