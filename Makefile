@@ -19,12 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -e ".[dev]"
 	touch $(STAMP)
 
-# Formal systems come from Debian packages: install them when root, otherwise say how.
-DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib libcoq-hammer
+# Formal systems come from Debian packages: install them when root, otherwise say how. CoqHammer's `hammer`
+# calls the ATPs eprover, z3 and cvc4 (`--coq.automation`).
+DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib libcoq-hammer eprover z3 cvc4
 debian:
 	@if command -v metamath >/dev/null 2>&1 && [ -f /usr/share/metamath/databases/set.mm ] \
 	  && command -v coqtop >/dev/null 2>&1 && [ -d /usr/lib/ocaml/coq/theories/Arith ] \
-	  && [ -d /usr/lib/ocaml/coq/user-contrib/Hammer ]; then :; \
+	  && [ -d /usr/lib/ocaml/coq/user-contrib/Hammer ] \
+	  && command -v eprover >/dev/null 2>&1 && command -v z3 >/dev/null 2>&1 \
+	  && command -v cvc4 >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES)) \
 	  || echo "warning: could not install the formal systems; run: apt-get install $(DEBIAN_PACKAGES)"; \

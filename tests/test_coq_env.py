@@ -302,6 +302,56 @@ def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None
     assert [v.accepted for v in verdicts] == [True, False]
 
 
+def test_automation_time_limits_and_preload() -> None:
+    cfg = CoqConfig(automation=True, tactic_timeout_s=2, automation_timeout_s=7, hammer_timeout_s=20)
+    assert [cfg.timeout_s(t) for t in ("intros n", "sauto use: app_length", "qauto.", "hammer", "firstorder",
+                                       "intros; sauto")] == [2, 7, 7, 20, 7, 2]
+    assert "From Hammer Require Import Hammer" in cfg.preloaded()
+    assert CoqConfig(preload="Require Import ZArith.").preloaded() == "Require Import ZArith."
+    both = CoqConfig(automation=True, preload="Require Import ZArith.").preloaded()
+    assert both.startswith("From Hammer") and both.endswith("Require Import ZArith.")
+
+
+NEEDS_HAMMER = pytest.mark.skipif(
+    not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir() or shutil.which("eprover") is None,
+    reason="needs libcoq-hammer and the ATPs (make setup installs them)")
+
+
+@needs_coq
+@NEEDS_HAMMER
+def test_automation_tactics_run_under_their_own_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --coq.automation the floor also tries sauto, qauto, firstorder and hammer; a hammer that runs past its
+    limit is one failed tactic (the env goes on), and coqc re-checks proofs with the Hammer import recorded."""
+    from hyperprover.cli import main
+
+    env = CoqEnv(CoqConfig(automation=True, hammer_timeout_s=2.0, automation_timeout_s=5.0))
+    try:
+        hard = env.parse_goal("forall (A : Type) (l : list A), rev (rev l) = l")  # hammer needs ~10 s here
+        slow = env.apply(hard, "hammer")
+        assert slow.error is not None and slow.error.kind == TacticErrorKind.TIMEOUT and slow.duration_s < 6
+        easy = env.parse_goal("forall (A : Type) (f : A -> A) (x : A), (forall y, f y = y) -> f (f x) = x")
+        assert env.apply(easy, "qauto").closes and env.apply(easy, "sauto").closes
+        assert {("sauto",), ("hammer",)} <= {w for w, _ in env.tactic_prefixes(easy)}
+    finally:
+        env.close()
+    plain = CoqEnv()
+    try:
+        assert ("sauto",) not in {w for w, _ in plain.tactic_prefixes(easy)}
+    finally:
+        plain.close()
+    goals = tmp_path / "goals.txt"
+    goals.write_text("forall (A : Type) (f : A -> A) (x : A), (forall y, f y = y) -> f (f x) = x\n")
+    assert main(["eval", "--env", "coq", "--coq.automation", "true", "--coq.hammer_timeout_s", "2",
+                 "--expander", "uniform", "--prover", "bfs", "--decoding.n_samples", "64", "--search.n_expansions",
+                 "10", "--theorems_file", str(goals), "--dump_path", str(tmp_path), "--exp_id", "auto"]) == 0
+    results = tmp_path / "eval" / "auto" / "eval_results.jsonl"
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert record["proved"] and "Hammer" in record["params"]["coq_preload"]
+    capsys.readouterr()
+    assert main(["check", "--env", "coq", "--results", str(results)]) == 0
+    assert "1 of 1 proofs accepted by coqc" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("opening", "plain"), [
     ("Module Nat <: NAxiomsSig <: OrderedTypeFull.", "Module Nat."),
     ("Module Z_as_Int : Int.", "Module Z_as_Int."),

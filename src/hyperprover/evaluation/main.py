@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +99,7 @@ def select_theorems(env: BackwardEnv, split: str, n: int) -> list[Theorem]:
 def run_local(cfg: EvalConfig, env: BackwardEnv, prover: Prover, theorems: list[Theorem], results: ResultsFile,
               exp: Experiment) -> None:
     by_label = {t.label: t for t in theorems}
-    params = {"prover": cfg.prover, "expander": cfg.expander, "search": asdict(cfg.search),
-              "decoding": asdict(cfg.decoding)}
+    params = cfg.record_params()
     proved = {r.label for r in results.read() if r.proved}
     with prover:
         for attempt in range(1, cfg.max_attempts + 1):

@@ -43,6 +43,15 @@ class ProvingOptions:
     coq: CoqConfig = section(CoqConfig, "Coq library, splits and preload (with --env coq)")
     sr: SRConfig = section(SRConfig, "SymbolicRegression environment (with --env sr)")
 
+    def record_params(self) -> dict[str, Any]:
+        """The settings each attempt's record carries (and, on Coq, what coqtop ran before any context, which
+        coqc needs to re-check a proof: `hyperprover check --env coq`)."""
+        out: dict[str, Any] = {"prover": self.prover, "expander": self.expander,
+                               "search": dataclasses.asdict(self.search), "decoding": dataclasses.asdict(self.decoding)}
+        if self.env == "coq" and self.coq.preloaded():
+            out["coq_preload"] = self.coq.preloaded()
+        return out
+
     def prover_config(self) -> ProverConfig:
         return ProverConfig(self.prover, self.n_simultaneous_proofs, self.env_workers)
 

@@ -8,7 +8,6 @@ that dies is restarted by Ray and its theorems handed out again.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Any
 
 from hyperprover.envs.base import BackwardEnv, Theorem
@@ -33,8 +32,7 @@ def run_ray(cfg: Any, env: BackwardEnv, theorems: list[Theorem], results: Result
 
     labels = [t.label for t in theorems]
     by_label = {t.label: t for t in theorems}
-    params = {"prover": cfg.prover, "expander": cfg.expander, "search": asdict(cfg.search),
-              "decoding": asdict(cfg.decoding)}
+    params = cfg.record_params()
     init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 1, cfg.ray.log_to_driver)
     try:
         pool = ProverPool(start_provers(cfg.n_provers, cfg, cfg.reload_model, str(exp.path / "provers"),

@@ -8,6 +8,10 @@ from hyperprover.config import opt
 
 STDLIB = "/usr/lib/ocaml/coq/theories"
 STD_CONTEXT = "Require Import Arith Bool List Lia."  # the context `std` of goals typed by hand
+HAMMER = "From Hammer Require Import Hammer Tactics."  # CoqHammer (Debian: libcoq-hammer): hammer, sauto, ...
+# CoqHammer's reconstruction tactics and Coq's first-order prover: slower than a step, so their own time limit
+AUTOMATION = ("sauto", "qauto", "hauto", "sfirstorder", "firstorder")
+AUTOMATION_TACTICS = ("sauto", "qauto", "firstorder", "hammer")  # what the floor tries with --coq.automation
 
 
 @dataclass
@@ -24,8 +28,25 @@ class CoqConfig:
     n_test: int = opt(500, "lemmas in the test split", min=0)
     preload: str = opt("", "sentences coqtop runs before any context, e.g. 'From Hammer Require Import Tactics.' "
                            "for CoqHammer's sauto (benchmarks/coq_sauto.py)")
+    automation: bool = opt(False, "the search may also take CoqHammer's automation (sauto, qauto, firstorder "
+                                  "and hammer, which calls the ATPs eprover, z3 and cvc4): every context preloads "
+                                  "Hammer, and the floor tries them after its common tactics")
     tactic_timeout_s: float = opt(5.0, "Coq's Timeout on each tactic", min=0.1)
+    automation_timeout_s: float = opt(10.0, f"Coq's Timeout on {', '.join(AUTOMATION)}", min=0.1)
+    hammer_timeout_s: float = opt(30.0, "Coq's Timeout on hammer (premise selection, the ATPs, reconstruction)",
+                                  min=0.1)
     answer_timeout_s: float = opt(30.0, "beyond the tactic's Timeout, coqtop is killed and restarted", min=1.0)
+
+    def preloaded(self) -> str:
+        """The sentences coqtop runs before any context: Hammer's import with `automation`, then `preload`."""
+        return " ".join(x for x in (HAMMER if self.automation else "", self.preload) if x)
+
+    def timeout_s(self, tactic: str) -> float:
+        """Coq's Timeout on `tactic`, by its first word: automation gets more time than a step."""
+        head = tactic.split(None, 1)[0].rstrip(".;") if tactic.strip() else ""
+        if head == "hammer":
+            return self.hammer_timeout_s
+        return self.automation_timeout_s if head in AUTOMATION else self.tactic_timeout_s
 
     def dirs(self) -> tuple[str, ...]:
         return tuple(d for d in self.library_dirs.split(",") if d)

@@ -8,7 +8,7 @@ import random
 from collections.abc import Iterator
 from functools import cache
 
-from hyperprover.envs.coq.config import CoqConfig
+from hyperprover.envs.coq.config import AUTOMATION_TACTICS, CoqConfig
 from hyperprover.envs.coq.goals import TOKEN
 from hyperprover.envs.coq.library import ensure_extraction, load_splits, steps_of
 
@@ -45,7 +45,8 @@ def split_examples(split: str, n: int, cfg: CoqConfig) -> list[Pair]:
 
 def vocabulary(cfg: CoqConfig) -> list[str]:
     """Every token of the goals and tactics of all splits (identifiers included: the library's own names)."""
-    words: dict[str, None] = {"<HYP>": None, ":": None, ":=": None, "|-": None}
+    # the automation tactics too: human proofs seldom use them, and a model can only score words it has
+    words: dict[str, None] = dict.fromkeys(["<HYP>", ":", ":=", "|-", *AUTOMATION_TACTICS])
     for split in ("train", "valid", "test"):
         for x, y in pairs(split, cfg):
             words.update(dict.fromkeys(x))

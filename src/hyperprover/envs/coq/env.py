@@ -30,7 +30,7 @@ from hyperprover.envs.base import (
     Theorem,
     env_config,
 )
-from hyperprover.envs.coq.config import STD_CONTEXT, CoqConfig
+from hyperprover.envs.coq.config import AUTOMATION_TACTICS, STD_CONTEXT, CoqConfig
 from hyperprover.envs.coq.extract import run_prefix
 from hyperprover.envs.coq.goals import TOKEN, CoqGoal, GoalDisplayError, Sequent, parse_display, parse_sequent
 from hyperprover.envs.coq.sentences import sentences
@@ -46,7 +46,9 @@ class CoqEnv:
 
     def __init__(self, cfg: CoqConfig | None = None) -> None:
         self.cfg = cfg or CoqConfig()
-        self.top = CoqTop(answer_timeout_s=self.cfg.tactic_timeout_s + self.cfg.answer_timeout_s)
+        longest = max(self.cfg.tactic_timeout_s, self.cfg.automation_timeout_s if self.cfg.automation else 0.0,
+                      self.cfg.hammer_timeout_s if self.cfg.automation else 0.0)
+        self.top = CoqTop(answer_timeout_s=longest + self.cfg.answer_timeout_s)
         self.base_state = 0
         self.loaded: tuple[str, int] | None = None  # (context name, its state)
 
@@ -60,7 +62,7 @@ class CoqEnv:
         if not self.top.alive:
             self.top.start()
             self.base_state = self._ok("Set Printing Width 100000.").state
-            for sentence in sentences(self.cfg.preload):
+            for sentence in sentences(self.cfg.preloaded()):
                 self.base_state = self._ok(sentence).state
             self.loaded = None
         if self.loaded is not None and self.loaded[0] == context:
@@ -159,7 +161,7 @@ class CoqEnv:
             why = self._open(goal)
             if why is not None:
                 return fail(TacticErrorKind.INVALID_CHILD, why)
-            a = self.top.send(f"Timeout {self.cfg.tactic_timeout_s:g} {tactic.strip().rstrip('.')}.")
+            a = self.top.send(f"Timeout {self.cfg.timeout_s(tactic):g} {tactic.strip().rstrip('.')}.")
             if a.error is not None:
                 kind = TacticErrorKind.TIMEOUT if "Timeout" in a.error else TacticErrorKind.NO_MATCH
                 return fail(kind, a.error)
@@ -243,6 +245,8 @@ class CoqEnv:
             for n in h.names:
                 for t in ("induction", "destruct", "apply", "rewrite", "rewrite <-", "inversion"):
                     out.append(tuple(self.tactic_tokens(f"{t} {n}")))
+        if self.cfg.automation:  # last: the costliest, tried once the cheap steps are
+            out += [tuple(self.tactic_tokens(t)) for t in AUTOMATION_TACTICS]
         return [(words, True) for words in out]
 
 
