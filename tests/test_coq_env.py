@@ -278,6 +278,41 @@ def test_library_lemmas_are_theorems_in_the_context_before_them(tmp_path: Path,
     assert "Example negb_twice : forall b : bool, negb (negb b) = b." in (tmp_path / "coqc" / v.file).read_text()
 
 
+@needs_coq
+def test_lemmas_inside_a_section_restate_with_the_sections_variables(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A lemma about a section's definition shows the section's variables as hypotheses; binding them again
+    in the restated goal made new variables the definition does not take (28% of the stdlib test lemmas could
+    not be attempted at all). The floor proves both lemmas of the fixture and coqc accepts the proofs."""
+    from hyperprover.cli import main
+
+    data = tmp_path / "data"
+    root = str(TINY.parents[1])
+    assert main(["data", "--env", "coq", "--root", root, "--dirs", "coq_sections", "--out", str(data)]) == 0
+    env = CoqEnv(CoqConfig(library_root=root, library_dirs="coq_sections", data_dir=str(data), n_valid=0,
+                           n_test=0))
+    try:
+        by_name = {t.label.rsplit(":", 1)[1]: t.goal for t in env.theorems("train")}
+        assert sorted(by_name) == ["fm_cons", "fm_nil"]
+        cons = by_name["fm_cons"]
+        assert cons.text().startswith("A, B : Type\nf : A -> list B\n")  # the section's variables
+        assert env.apply(by_name["fm_nil"], "reflexivity").closes
+        (child,) = env.apply(cons, "intros a l").children
+        assert env.apply(child, "reflexivity").closes
+    finally:
+        env.close()
+    coq = ["--coq.library_root", root, "--coq.library_dirs", "coq_sections", "--coq.data_dir", str(data),
+           "--coq.n_valid", "0", "--coq.n_test", "0"]
+    assert main(["eval", "--env", "coq", *coq, "--split", "train", "--expander", "uniform", "--prover", "bfs",
+                 "--decoding.n_samples", "64", "--search.n_expansions", "20", "--dump_path", str(tmp_path),
+                 "--exp_id", "sections"]) == 0
+    results = tmp_path / "eval" / "sections" / "eval_results.jsonl"
+    assert [json.loads(line)["proved"] for line in results.read_text().splitlines()] == [True, True]
+    capsys.readouterr()
+    assert main(["check", "--env", "coq", "--results", str(results)]) == 0  # the eval recorded its library
+    assert "2 of 2 proofs accepted by coqc" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(), reason="needs libcoq-hammer")
 def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None:
     from hyperprover.envs.coq.coqc_check import check_results

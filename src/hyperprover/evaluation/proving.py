@@ -48,8 +48,10 @@ class ProvingOptions:
         coqc needs to re-check a proof: `hyperprover check --env coq`)."""
         out: dict[str, Any] = {"prover": self.prover, "expander": self.expander,
                                "search": dataclasses.asdict(self.search), "decoding": dataclasses.asdict(self.decoding)}
-        if self.env == "coq" and self.coq.preloaded():
-            out["coq_preload"] = self.coq.preloaded()
+        if self.env == "coq":
+            out["coq_library_root"] = self.coq.library_root  # where the lemma's file is, for coqc
+            if self.coq.preloaded():
+                out["coq_preload"] = self.coq.preloaded()
         return out
 
     def prover_config(self) -> ProverConfig:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,8 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
         try:
             # what the prover's coqtop ran before any context (benchmarks/coq_sauto.py records Hammer's import)
             preload = str(record.params.get("coq_preload", ""))
-            (out / name).write_text(proof_file(label, proof, cfg, preload))
+            root = str(record.params.get("coq_library_root", cfg.library_root))  # the eval's library
+            (out / name).write_text(proof_file(label, proof, replace(cfg, library_root=root), preload))
         except (GoalDisplayError, KeyError, TypeError, OSError) as e:
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue

@@ -51,6 +51,7 @@ class CoqEnv:
         self.top = CoqTop(answer_timeout_s=longest + self.cfg.answer_timeout_s)
         self.base_state = 0
         self.loaded: tuple[str, int] | None = None  # (context name, its state)
+        self.section_vars: dict[tuple[str, str], bool] = {}  # (context, name) -> a section variable there
 
     def close(self) -> None:
         self.top.close()
@@ -115,7 +116,7 @@ class CoqEnv:
             return "the goal has existential variables"
         self._enter(goal.context)
         self._ok("Set Printing Implicit.")
-        error = self._state(*goal.exact.restated())
+        error = self._state(*goal.exact.restated(self._section_variables(goal)))
         if error is not None:
             return f"the goal does not restate in Coq: {error}"
         try:
@@ -125,6 +126,24 @@ class CoqEnv:
         if again != goal.exact:
             return f"the goal restates as {again.text()!r}"
         return None
+
+    def _section_variables(self, goal: CoqGoal) -> frozenset[str]:
+        """The goal's hypotheses that are section variables (`Variable`, `Hypothesis`, `Context`) of its
+        context, asked once per name: a goal of a lemma inside a section shows them, and a lemma about the
+        section's definitions only restates with the section's own (Coq refuses to reuse their names, so a
+        hypothesis so named is the section's)."""
+        if goal.context == "std":
+            return frozenset()
+        out = set()
+        for h in goal.exact.hyps:
+            for n in h.names:
+                key = (goal.context, n)
+                if key not in self.section_vars:
+                    a = self.top.send(f"About {n}.")
+                    self.section_vars[key] = a.error is None and f"Expands to: Variable {n}" in a.text
+                if self.section_vars[key]:
+                    out.add(n)
+        return frozenset(out)
 
     def _after(self, goal: CoqGoal, text: str) -> tuple[CoqGoal, ...] | str:
         """The goals after a tactic whose answer is `text`, or why they are refused."""

@@ -65,16 +65,21 @@ class Sequent:
             out += ["<HYP>", *h.names, ":=" if h.is_definition else ":", *TOKEN.findall(h.text)]
         return [*out, "|-", *TOKEN.findall(self.conclusion)]
 
-    def restated(self) -> tuple[str, list[str]]:
-        """The `Goal ...` sentence and the names that `intros` must give back."""
+    def restated(self, in_scope: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+        """The `Goal ...` sentence and the names that `intros` must give back. Hypotheses named in `in_scope`
+        (the section variables of the goal's context) are not bound again: they are the section's own, which
+        its definitions take, and Coq shows them in the goal anyway."""
         binders: list[str] = []
         names: list[str] = []
         for h in self.hyps:
+            own = [n for n in h.names if n not in in_scope]
+            if not own:
+                continue
             if h.is_definition:
-                binders += [f"let {n} := ({h.text}) in" for n in h.names]  # Coq prints one per line
+                binders += [f"let {n} := ({h.text}) in" for n in own]  # Coq prints one per line
             else:
-                binders.append(f"forall ({' '.join(h.names)} : {h.text}),")
-            names += h.names
+                binders.append(f"forall ({' '.join(own)} : {h.text}),")
+            names += own
         return " ".join(["Goal", *binders, f"{self.conclusion}."]), names
 
 
