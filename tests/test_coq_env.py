@@ -3,6 +3,7 @@ crash recovery, proofs re-checked, and no coqtop left behind."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -133,6 +134,18 @@ def test_timeout_and_crash_cost_one_call(env: CoqEnv) -> None:
     os.kill(env.top.proc.pid, 9)
     assert env.apply(g, "trivial").error is not None  # the dead process is this call's error
     assert env.apply(g, "trivial").closes  # the next call restarts coqtop
+
+
+@needs_coq
+def test_a_printed_proof_indents_every_line_of_a_sequent(env: CoqEnv) -> None:
+    from hyperprover.evaluation.by_hand import run_by_hand
+
+    out = io.StringIO()
+    assert run_by_hand(env, env.parse_goal("forall (n m : nat) (b : bool), n + m = m + n"), ["intros n m b", "lia"],
+                       out)
+    proof = out.getvalue().split("proof")[-1].splitlines()
+    sub = proof.index("    n, m : nat")  # the subgoal, two levels in: each of its lines at that depth
+    assert proof[sub:sub + 4] == ["    n, m : nat", "    b : bool", "    |- n + m = m + n", "      by lia"], proof
 
 
 @needs_coq

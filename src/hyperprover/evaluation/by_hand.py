@@ -74,7 +74,8 @@ def print_proof(env: BackwardEnv, proof: ProofNode, out: TextIO, indent: int = 0
     while stack:
         node, level = stack.pop()
         pad = "  " * level
-        out.write(f"{pad}{env.goal_text(node.goal)}\n{pad}  by {node.tactic}\n")
+        goal = "\n".join(pad + line for line in env.goal_text(node.goal).splitlines())  # a Coq sequent: many lines
+        out.write(f"{goal}\n{pad}  by {node.tactic}\n")
         stack.extend((c, level + 2) for c in reversed(node.children))
 
 
