@@ -144,8 +144,8 @@ def test_a_printed_proof_indents_every_line_of_a_sequent(env: CoqEnv) -> None:
     assert run_by_hand(env, env.parse_goal("forall (n m : nat) (b : bool), n + m = m + n"), ["intros n m b", "lia"],
                        out)
     proof = out.getvalue().split("proof")[-1].splitlines()
-    sub = proof.index("    n, m : nat")  # the subgoal, two levels in: each of its lines at that depth
-    assert proof[sub:sub + 4] == ["    n, m : nat", "    b : bool", "    |- n + m = m + n", "      by lia"], proof
+    sub = proof.index("  n, m : nat")  # the subgoal, one level in: each of its lines at that depth
+    assert proof[sub:sub + 4] == ["  n, m : nat", "  b : bool", "  |- n + m = m + n", "    by lia"], proof
 
 
 @needs_coq

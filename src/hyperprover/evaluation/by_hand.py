@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from hyperprover.envs.base import BackwardEnv, Goal, ProofError, ProofNode
+from hyperprover.search.prover import format_proof
 
 
 @dataclass
@@ -68,17 +69,6 @@ def proof_stats(proof: ProofNode) -> tuple[int, int]:
     return size, depth
 
 
-def print_proof(env: BackwardEnv, proof: ProofNode, out: TextIO, indent: int = 0) -> None:
-    """A proof as an indented tree: each goal, then the tactic applied to it, then its subgoals."""
-    stack = [(proof, indent)]
-    while stack:
-        node, level = stack.pop()
-        pad = "  " * level
-        goal = "\n".join(pad + line for line in env.goal_text(node.goal).splitlines())  # a Coq sequent: many lines
-        out.write(f"{goal}\n{pad}  by {node.tactic}\n")
-        stack.extend((c, level + 2) for c in reversed(node.children))
-
-
 def run_by_hand(env: BackwardEnv, root: Goal, tactics: Iterable[str], out: TextIO) -> bool:
     session = HandSession(env, root)
     out.write(f"goal: {env.goal_text(root)}\n")
@@ -105,5 +95,5 @@ def run_by_hand(env: BackwardEnv, root: Goal, tactics: Iterable[str], out: TextI
     env.check_proof(proof)
     size, depth = proof_stats(proof)
     out.write(f"proved ({size} steps, depth {depth}); the proof re-checks:\n")
-    print_proof(env, proof, out)
+    out.write(format_proof(proof, env.goal_text) + "\n")
     return True
