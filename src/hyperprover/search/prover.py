@@ -231,13 +231,11 @@ def proof_to_dict(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.ke
 def format_proof(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.key, indent: str = "  ") -> str:
     """A proof as an indented tree: each goal, then the tactic applied to it, then its subgoals."""
     lines: list[str] = []
-
-    def walk(p: ProofNode, depth: int) -> None:
+    stack = [(proof, 0)]  # not recursive: a proof typed by hand may be a chain of thousands of steps
+    while stack:
+        p, depth = stack.pop()
         # a goal shown on several lines (a Coq sequent) keeps its indentation on each
         lines.extend(f"{indent * depth}{line}" for line in text(p.goal).splitlines() or [""])
         lines.append(f"{indent * depth}  by {p.tactic}")
-        for c in p.children:
-            walk(c, depth + 1)
-
-    walk(proof, 0)
+        stack.extend((c, depth + 1) for c in reversed(p.children))
     return "\n".join(lines)
