@@ -17,7 +17,7 @@ from hyperprover.envs.base import ProofError, ProofNode, TacticErrorKind
 from hyperprover.envs.coq.config import CoqConfig
 from hyperprover.envs.coq.env import CoqEnv, lemma_statements
 from hyperprover.envs.coq.goals import Hyp, Sequent, parse_display
-from hyperprover.envs.coq.sentences import sentences
+from hyperprover.envs.coq.sentences import sentence_spans, sentences
 from hyperprover.envs.coq.tactics import tactic_problem
 
 TINY = Path(__file__).parent / "data" / "coq" / "tiny.v"
@@ -211,7 +211,19 @@ SENTENCES = st.lists(st.lists(WORDS, min_size=1, max_size=5).map(lambda ws: " ".
 
 @given(SENTENCES, st.sampled_from([" ", "\n", "  (* a (* nested *) comment. *) ", "\n\n"]))
 def test_sentences_are_split_back(parts: list[str], gap: str) -> None:
-    assert sentences(gap.join(parts)) == parts
+    text = gap.join(parts)
+    assert sentences(text) == parts
+    spans = sentence_spans(text)
+    assert [s for s, _ in spans] == parts
+    for s, (a, b) in spans:  # each sentence reads back from its span alone
+        assert sentences(text[a:b]) == [s] and not text[a].isspace()
+
+
+def test_sentence_spans_cover_bullets_braces_and_comments() -> None:
+    text = "Lemma a : True.\nProof. (* why *)\n  - 2:{ exact I. }\nAdmitted."
+    spans = sentence_spans(text)
+    assert [text[a:b] for _, (a, b) in spans] == ["Lemma a : True.", "Proof.", "-", "2:{", "exact I.", "}",
+                                                  "Admitted."]
 
 
 def test_sentence_structure() -> None:
@@ -433,3 +445,34 @@ def test_coqc_checks_a_lemma_of_a_module_whose_signature_is_completed_later(tmp_
     assert v.accepted, v.detail
     text = (tmp_path / "coqc" / v.file).read_text()
     assert "Module M.\nLemma early : 0 = 0.\nProof.\nreflexivity.\nQed.\nEnd M." in text
+
+
+@needs_coq
+def test_prove_file_fills_in_admitted_lemmas_and_coqc_accepts_the_copy(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.cli import main
+
+    source = Path(__file__).parent / "data" / "coq_admitted" / "admitted.v"
+    out = tmp_path / "admitted_proved.v"
+    floor = ["--env", "coq", "--expander", "uniform", "--prover", "bfs", "--decoding.n_samples", "64",
+             "--search.n_expansions", "20"]
+    assert main(["prove", *floor, "--file", str(source), "--out", str(out)]) == 0  # 0: coqc accepts the copy
+    report = capsys.readouterr().out
+    assert "22 lemma(s) end in Admitted." in report
+    proved = [line.split()[1] for line in report.splitlines() if line.startswith("  proved ")]
+    unproved = [line.split()[2] for line in report.splitlines() if line.startswith("  not proved ")]
+    assert len(proved) + len(unproved) == 22 and len(proved) >= 20, report
+    assert f"proved {len(proved)} of 22" in report and "coqc accepts it" in report
+    text = out.read_text()
+    assert text.count("Admitted.") == len(unproved) and text.count("Qed.") == len(proved) + 1
+    assert "Lemma proved_already : 1 = 1.\nProof. reflexivity. Qed." in text  # the rest is kept as it was
+    assert "Proof using k." in text  # a `Proof ...` sentence stays as written
+    assert "(* to do *)" in text
+
+    broken = tmp_path / "broken.v"
+    broken.write_text("Require Import Arith.\n\nDefinition x := (1 + .\n\nLemma a : 1 = 1.\nProof. Admitted.\n")
+    assert main(["prove", *floor, "--file", str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{broken}:3: Coq refuses `Definition x := (1 + .`" in err, err
+    assert main(["prove", *floor, "--file", str(tmp_path / "missing.v")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,14 +1,16 @@
 """`hyperprover prove`: prove one theorem, given as text or as a label (`identities:12`).
 
 With `--tactics FILE` a person applies tactics by hand and sees the subgoals; otherwise the model of
-`--reload_model` drives the search named by `--prover`, and `--trace 1` prints every batch.
+`--reload_model` drives the search named by `--prover`, and `--trace 1` prints every batch. With `--env coq
+--file F.v` it proves the lemmas of a Coq file whose proofs end in `Admitted.` and writes them back.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from hyperprover.config import ConfigError, binary_reason, help_text, load_config, opt, read_text_file
 from hyperprover.envs.base import BackwardEnv, GoalParseError, ProofError, Theorem
@@ -23,6 +25,10 @@ class ProveConfig(ProvingOptions):
     theorem: str = opt("", "the goal as text, or a label such as identities:12")
     tactics: str = opt("", "file of tactics to apply by hand, one per line ('-': standard input)")
     trace: bool = opt(False, "print every batch: goals, proposed tactics with their scores, env results")
+    file: str = opt("", "with --env coq: prove each lemma of this .v file whose proof ends in Admitted. (in its "
+                        "context: the file before it, its _CoqProject's load path), write the proofs found into a "
+                        "copy and have coqc check it")
+    out: str = opt("", "with --file: the copy with the proofs (default: <file>_proved.v beside it)")
 
 
 def resolve_theorem(env: BackwardEnv, text: str) -> Theorem:
@@ -96,11 +102,57 @@ def prove_with_model(cfg: ProveConfig, env: BackwardEnv, theorem: Theorem) -> in
     return 0
 
 
+def prove_file(cfg: ProveConfig) -> int:
+    """--file: the Admitted lemmas of a Coq file, proved in their contexts, written back, checked by coqc."""
+    from hyperprover.envs.coq.admitted import (
+        FileError,
+        admitted_lemmas,
+        coqc_accepts,
+        project_load_path,
+        with_proofs,
+    )
+    from hyperprover.evaluation.results import proof_to_json
+
+    if cfg.env != "coq":
+        raise ConfigError("--file proves the Admitted lemmas of a Coq file: add --env coq")
+    file = Path(cfg.file).resolve()
+    if file.suffix != ".v":
+        raise ConfigError(f"--file {cfg.file}: not a Coq file (.v)")
+    load_path = cfg.coq.load_path or project_load_path(file)
+    cfg.coq = replace(cfg.coq, library_root=str(file.parent), load_path=load_path)  # its contexts: the file
+    out = Path(cfg.out).resolve() if cfg.out else file.with_name(f"{file.stem}_proved.v")
+    try:
+        lemmas = admitted_lemmas(file, load_path)
+    except FileError as e:
+        raise ConfigError(str(e)) from None
+    print(f"{file}: {len(lemmas)} lemma(s) end in Admitted.")
+    env = open_env(cfg)
+    theorems = [Theorem(f"coq:{file.name}#{m.index}:{m.name}", m.goal, "file") for m in lemmas]
+    with build_prover(cfg, env) as prover:
+        records = {r.label: r for r in prover.prove(theorems)}
+    proofs = {}
+    for m, th in zip(lemmas, theorems):
+        r = records[th.label]
+        if r.proof is not None:
+            proofs[m.index] = proof_to_json(env, r.proof)
+        print(f"  {'proved' if r.proof is not None else 'not proved':<10} {m.name} (line {m.line}), "
+              f"{r.stats.get('time_wall_s', 0.0):.1f}s, {r.stats.get('n_expansions', 0):.0f} expansions")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(with_proofs(file.read_text(encoding="utf-8", errors="replace"), proofs,
+                               {m.index: m.end for m in lemmas}), encoding="utf-8")
+    accepted, message = coqc_accepts(out, load_path)
+    verdict = "coqc accepts it" if accepted else f"coqc REJECTS it: {message}"
+    print(f"proved {len(proofs)} of {len(lemmas)}; the file with the proofs: {out}; {verdict}")
+    return 0 if accepted else 1
+
+
 def main(argv: Sequence[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(help_text(ProveConfig, "prove", __doc__ or "", PRESETS))
         return 0
     cfg = load_config(ProveConfig, argv, PRESETS)
+    if cfg.file:
+        return prove_file(cfg)
     if not cfg.theorem:
         raise ConfigError("--theorem is required (a goal as text, or a label such as identities:12)")
     env = open_env(cfg)

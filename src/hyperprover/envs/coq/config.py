@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from hyperprover.config import opt
@@ -26,6 +27,8 @@ class CoqConfig:
     split_seed: int = opt(0, "seed that draws the valid and test lemmas")
     n_valid: int = opt(500, "lemmas in the valid split", min=0)
     n_test: int = opt(500, "lemmas in the test split", min=0)
+    load_path: str = opt("", "coqtop and coqc options that map a project's folders to logical names, e.g. "
+                             "'-Q theories MyLib' (prove --file reads the _CoqProject beside the file)")
     preload: str = opt("", "sentences coqtop runs before any context, e.g. 'From Hammer Require Import Tactics.' "
                            "for CoqHammer's sauto (benchmarks/coq_sauto.py)")
     automation: bool = opt(False, "the search may also take CoqHammer's automation (sauto, qauto, firstorder "
@@ -47,6 +50,9 @@ class CoqConfig:
         if head == "hammer":
             return self.hammer_timeout_s
         return self.automation_timeout_s if head in AUTOMATION else self.tactic_timeout_s
+
+    def coq_args(self) -> tuple[str, ...]:
+        return tuple(shlex.split(self.load_path))
 
     def dirs(self) -> tuple[str, ...]:
         return tuple(d for d in self.library_dirs.split(",") if d)

@@ -82,12 +82,12 @@ def focused_goal(top: CoqTop) -> tuple[Sequent, Sequent] | None:
     return first, parse_display(exact.text)[0]
 
 
-def replay(path: Path, name: str, timeout_s: float = 120.0) -> FileReport:
-    """Run the file `path` (reported as `name`) and record its lemmas and steps."""
+def replay(path: Path, name: str, timeout_s: float = 120.0, args: tuple[str, ...] = ()) -> FileReport:
+    """Run the file `path` (reported as `name`) and record its lemmas and steps; `args`: coqtop's load path."""
     text = path.read_text(encoding="utf-8", errors="replace")
     sents = sentences(text)
     report = FileReport(name, len(sents))
-    with CoqTop(answer_timeout_s=timeout_s) as top:
+    with CoqTop(args, answer_timeout_s=timeout_s) as top:
         top.start()
         top.send("Set Printing Width 100000.")
         try:

@@ -16,21 +16,31 @@ FOCUS = re.compile(r"(?:\d+|\[[^\]\s]+\])\s*:\s*\{")
 
 
 def sentences(text: str) -> list[str]:
-    out: list[str] = []
+    return [s for s, _ in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[str, tuple[int, int]]]:
+    """Each sentence with the span of `text` it was read from (its first character to its period, comments
+    inside it included): where `prove --file` writes a proof back into a user's file."""
+    out: list[tuple[str, tuple[int, int]]] = []
     buf: list[str] = []
     i, n = 0, len(text)
+    first = [-1]  # where the current sentence's first character is
 
     def emit() -> None:
         s = " ".join("".join(buf).split())
         if s:
-            out.append(s)
+            out.append((s, (first[0], i)))
         buf.clear()
+        first[0] = -1
 
     def started() -> bool:
         return any(not b.isspace() for b in buf)
 
     while i < n:
         c = text[i]
+        if first[0] < 0 and not c.isspace() and not text.startswith("(*", i):
+            first[0] = i
         if text.startswith("(*", i):
             i = _skip_comment(text, i)
             buf.append(" ")
@@ -46,19 +56,19 @@ def sentences(text: str) -> list[str]:
             while j < n and text[j] == c:
                 j += 1
             buf.append(text[i:j])
-            emit()
             i = j
+            emit()
             continue
         focus = FOCUS.match(text, i) if at_start else None
         if focus is not None:  # `2:{` focuses a goal: a sentence of its own, like `{`
             buf.append(focus.group())
-            emit()
             i = focus.end()
+            emit()
             continue
         if at_start and c in "{}":
             buf.append(c)
-            emit()
             i += 1
+            emit()
             continue
         buf.append(c)
         i += 1
@@ -107,4 +117,4 @@ def _skip_string(text: str, i: int) -> int:
     return n
 
 
-__all__ = ["sentences"]
+__all__ = ["sentence_spans", "sentences"]
