@@ -476,3 +476,23 @@ def test_prove_file_fills_in_admitted_lemmas_and_coqc_accepts_the_copy(tmp_path:
     assert "\n" not in err and f"{broken}:3: Coq refuses `Definition x := (1 + .`" in err, err
     assert main(["prove", *floor, "--file", str(tmp_path / "missing.v")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@needs_coq
+def test_prove_file_reads_the_projects_load_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that Requires a module of its own project: the _CoqProject beside it maps the folder."""
+    import subprocess
+
+    from hyperprover.cli import main
+    from hyperprover.envs.coq.admitted import project_load_path
+
+    (tmp_path / "_CoqProject").write_text("-Q . Mine\nhelper.v\nuser.v\n")
+    (tmp_path / "helper.v").write_text("Definition twice (n : nat) := n + n.\n")
+    subprocess.run(["coqc", "-Q", ".", "Mine", "helper.v"], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "user.v").write_text("From Mine Require Import helper.\nRequire Import Lia.\n\n"
+                                     "Lemma twice_zero : twice 0 = 0.\nProof. Admitted.\n")
+    assert project_load_path(tmp_path / "user.v") == f"-Q {tmp_path} Mine"
+    assert main(["prove", "--env", "coq", "--expander", "uniform", "--prover", "bfs", "--decoding.n_samples", "64",
+                 "--search.n_expansions", "10", "--file", str(tmp_path / "user.v")]) == 0
+    assert "proved 1 of 1" in capsys.readouterr().out
+    assert "Qed." in (tmp_path / "user_proved.v").read_text()
