@@ -174,13 +174,16 @@ def _jsonable(v: Any) -> Any:
 
 
 def parse_log_lines(path: Path) -> list[dict[str, Any]]:
-    """The `__log__:` JSON objects of a train.log, in order."""
+    """The `__log__:` JSON objects of a train.log, in order (a torn line of a killed run is skipped)."""
     out = []
     with open(path) as f:
         for line in f:
             i = line.find(LOG_PREFIX)
             if i >= 0:
-                out.append(json.loads(line[i + len(LOG_PREFIX):]))
+                try:
+                    out.append(json.loads(line[i + len(LOG_PREFIX):]))
+                except json.JSONDecodeError:
+                    continue
     return out
 
 

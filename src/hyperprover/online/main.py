@@ -23,7 +23,13 @@ from typing import Any
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
 from hyperprover.envs.base import split_theorems
 from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
-from hyperprover.experiment import LOG_PREFIX, Experiment, absolute_paths, check_run_names, setup_experiment
+from hyperprover.experiment import (
+    Experiment,
+    absolute_paths,
+    check_run_names,
+    parse_log_lines,
+    setup_experiment,
+)
 from hyperprover.jsonl import repair_torn_line
 from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
@@ -71,20 +77,9 @@ def earlier_pieces(log: Path) -> tuple[float, int]:
     """Run time (seconds) and statistics lines of the pieces of a run before this one, from their controller.log:
     a run stopped and started again goes on counting both, so `--max_time` is the whole run's and the curves
     of `hyperprover plot` go on where the last piece stopped."""
-    seconds, lines = 0.0, 0
-    if log.exists():
-        with open(log) as f:
-            for line in f:
-                i = line.find(LOG_PREFIX)
-                if i < 0:
-                    continue
-                try:
-                    d = json.loads(line[i + len(LOG_PREFIX):])
-                except json.JSONDecodeError:
-                    continue  # a torn line of a killed piece
-                seconds = max(seconds, float(d.get("time_s", 0.0)))
-                lines += "launcher_stats/n_recorded" in d
-    return seconds, lines
+    logged = parse_log_lines(log) if log.exists() else []
+    seconds = max((float(d.get("time_s", 0.0)) for d in logged), default=0.0)
+    return seconds, sum("launcher_stats/n_recorded" in d for d in logged)
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
