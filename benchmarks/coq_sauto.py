@@ -23,7 +23,7 @@ from pathlib import Path
 from hyperprover.envs.base import split_theorems
 from hyperprover.envs.coq.config import HAMMER, CoqConfig
 from hyperprover.envs.coq.env import CoqEnv
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+from hyperprover.results import AttemptRecord, ResultsFile
 
 
 def main(tactic: str = "sauto", timeout_s: float = 10.0) -> None:

@@ -345,7 +345,7 @@ def main() -> int:
 def write_as_eval(recs: Sequence[dict], folder: Path, settings: str) -> None:
     """The records as eval_results.jsonl (one attempt per theorem, labels `mm:L`), written to a temporary file
     and renamed; an "error" record (the assistant would not start) counts as not proved, like a timeout."""
-    from hyperprover.evaluation.results import AttemptRecord  # the eval's own record: compare reads it
+    from hyperprover.results import AttemptRecord  # the eval's own record: compare reads it
 
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "eval_results.jsonl.tmp"

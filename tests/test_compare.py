@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hyperprover.analysis.compare import bootstrap_interval, compare, mcnemar_exact
 from hyperprover.cli import main
 from hyperprover.config import ConfigError
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+from hyperprover.results import AttemptRecord, ResultsFile
 
 
 def write_eval(folder, outcomes, attempts=None):

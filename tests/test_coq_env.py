@@ -290,7 +290,7 @@ def test_library_lemmas_are_theorems_in_the_context_before_them(tmp_path: Path,
         env.close()
     # coqc re-checks a library lemma's proof in its file, stated as written
     from hyperprover.envs.coq.coqc_check import check_results
-    from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+    from hyperprover.results import AttemptRecord, ResultsFile
 
     proof = {"goal": negb.goal.text(), "tactic": "intro b", "children": [{"goal": b.text(), "tactic": "destruct b",
              "children": [{"goal": t.text(), "tactic": "reflexivity", "children": []},
@@ -341,7 +341,7 @@ def test_lemmas_inside_a_section_restate_with_the_sections_variables(tmp_path: P
 @pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(), reason="needs libcoq-hammer")
 def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None:
     from hyperprover.envs.coq.coqc_check import check_results
-    from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+    from hyperprover.results import AttemptRecord, ResultsFile
 
     env = CoqEnv(CoqConfig(preload="From Hammer Require Import Tactics."))
     try:
@@ -431,7 +431,7 @@ def test_coqc_checks_a_lemma_of_a_module_whose_signature_is_completed_later(tmp_
     """Like Arith/PeanoNat.v's `Module Nat <: NAxiomsSig`: ended right after the lemma, the module would lack
     `later`, which its signature asks for; the check file drops the signature and coqc accepts the proof."""
     from hyperprover.envs.coq.coqc_check import check_results
-    from hyperprover.evaluation.results import AttemptRecord, ResultsFile
+    from hyperprover.results import AttemptRecord, ResultsFile
 
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "m.v").write_text("Module Type T.\n Parameter later : nat.\nEnd T.\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hyperprover.cli import main
-from hyperprover.envs.base import make_env
-from hyperprover.evaluation.results import ResultsFile, proof_from_json
+from hyperprover.envs.base import make_env, proof_from_json
+from hyperprover.results import ResultsFile
 from online_model import rigged_checkpoint
 
 GOALS = """# goals the hand-set model can prove (it knows commutativity, + 0, * 1, A - A)

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, pending_attempts, summarize
+from hyperprover.results import AttemptRecord, ResultsFile, pending_attempts, summarize
 
 
 def rec(label, attempt, proved, t=1.0):
@@ -63,7 +63,7 @@ def test_interrupted_equals_uninterrupted(outcomes, k):
 
 
 def test_roc_auc_known_values():
-    from hyperprover.evaluation.results import roc_auc
+    from hyperprover.results import roc_auc
 
     assert roc_auc([(0.9, 1), (0.8, 1), (0.2, 0), (0.1, 0)]) == 1.0
     assert roc_auc([(0.1, 1), (0.9, 0)]) == 0.0
@@ -75,7 +75,7 @@ def test_roc_auc_known_values():
 
 @given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=30))
 def test_roc_auc_matches_pair_counting(pairs):
-    from hyperprover.evaluation.results import roc_auc
+    from hyperprover.results import roc_auc
 
     pos = [s for s, y in pairs if y]
     neg = [s for s, y in pairs if not y]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperprover.envs.base import ProofNode
+from hyperprover.envs.base import ProofNode, proof_from_json, proof_to_json
 from hyperprover.envs.metamath.c_check import (
     CCheckError,
     check_results,
@@ -21,7 +21,7 @@ from hyperprover.envs.metamath.cli import check_main
 from hyperprover.envs.metamath.config import SET_MM
 from hyperprover.envs.metamath.env import MetamathEnv, make_env
 from hyperprover.envs.metamath.proofs import replay
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, proof_from_json, proof_to_json
+from hyperprover.results import AttemptRecord, ResultsFile
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "mm")
 GOOD = os.path.join(DATA, "good.mm")

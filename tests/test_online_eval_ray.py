@@ -16,7 +16,7 @@ pytest.importorskip("ray")
 pytest.importorskip("hyperprover.envs.equations.env")
 
 from hyperprover.evaluation.main import main  # noqa: E402
-from hyperprover.evaluation.results import ResultsFile  # noqa: E402
+from hyperprover.results import ResultsFile  # noqa: E402
 from online_model import rigged_checkpoint  # noqa: E402
 
 

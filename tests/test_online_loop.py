@@ -17,7 +17,8 @@ pytest.importorskip("hyperprover.envs.equations.env")
 from hyperprover.config import load_config  # noqa: E402
 from hyperprover.experiment import parse_log_lines, setup_experiment  # noqa: E402
 from hyperprover.online.config import OnlineConfig  # noqa: E402
-from hyperprover.online.main import Controller, init_ray, main, read_results  # noqa: E402
+from hyperprover.online.main import Controller, main, read_results  # noqa: E402
+from hyperprover.provers.pool import init_ray  # noqa: E402
 from online_model import rigged_checkpoint  # noqa: E402
 
 SMALL = ["--search.n_expansions", "12", "--search.succ_expansions", "4", "--search.count_threshold", "0",

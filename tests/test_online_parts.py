@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hyperprover.config import ConfigError
-from hyperprover.online.hyperopt import SearchParamsSampler, apply_draw, parse_param_str
+from hyperprover.online.hyperopt import SearchParamsSampler, parse_param_str
 from hyperprover.online.label_sampler import (
     AttemptOutcome,
     LabelSampler,
@@ -15,6 +15,7 @@ from hyperprover.online.label_sampler import (
     parse_split_props,
 )
 from hyperprover.online.replay_buffer import ReplayBuffer
+from hyperprover.provers.draws import apply_draw
 from hyperprover.search.config import SearchConfig
 from hyperprover.search.expander import DecodingConfig
 
@@ -129,8 +130,8 @@ def test_replay_buffer_fifo_and_blocking():
 
 
 def test_unsolved_theorems_get_a_growing_budget():
-    from hyperprover.online.hyperopt import apply_draw
     from hyperprover.online.main import grown_budget
+    from hyperprover.provers.draws import apply_draw
     from hyperprover.search.config import SearchConfig
     from hyperprover.search.expander import DecodingConfig
 

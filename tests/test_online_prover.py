@@ -11,7 +11,7 @@ pytest.importorskip("hyperprover.envs.equations.env")
 
 from hyperprover.envs.base import make_env  # noqa: E402
 from hyperprover.model.expander import load_expander  # noqa: E402
-from hyperprover.online.prover_actor import _DrawExpander, _JobProver  # noqa: E402
+from hyperprover.provers.actor import _DrawExpander, _JobProver  # noqa: E402
 from hyperprover.search.config import ProverConfig, SearchConfig  # noqa: E402
 from hyperprover.search.expander import DecodingConfig  # noqa: E402
 from online_model import rigged_checkpoint  # noqa: E402

@@ -16,9 +16,9 @@ import torch
 
 from hyperprover.cli import main
 from hyperprover.config import ConfigError, load_config, to_dict
-from hyperprover.evaluation.results import ResultsFile, part_times
 from hyperprover.experiment import RunConfig, dump_dir, setup_experiment
 from hyperprover.jsonl import repair_torn_line
+from hyperprover.results import ResultsFile, part_times
 from hyperprover.train.config import TrainConfig
 from hyperprover.train.tasks import Record, Seq2SeqRecord, Task, known_tasks, register_task
 from hyperprover.train.trainer import Trainer
@@ -246,7 +246,7 @@ def test_eval_wall_time_adds_up_over_resumes(tmp_path: Path) -> None:
 
 
 def test_results_parts_are_numbered_per_run(tmp_path: Path) -> None:
-    from hyperprover.evaluation.results import AttemptRecord
+    from hyperprover.results import AttemptRecord
 
     f = ResultsFile(tmp_path / "r.jsonl")
     f.append(AttemptRecord("a", 1, False))  # no part begun: recorded as unknown

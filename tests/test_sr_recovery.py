@@ -1,12 +1,13 @@
 
 import pytest
 
+from hyperprover.envs.base import proof_to_json
 from hyperprover.envs.equations.expr import parse_infix
 from hyperprover.envs.sr import generator
 from hyperprover.envs.sr.env import SREnv
 from hyperprover.envs.sr.numeric import evaluate_points, values_match
 from hyperprover.envs.sr.recovery import chain_tactics, dense_match, final_expr, main, recovered
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, proof_to_json
+from hyperprover.results import AttemptRecord, ResultsFile
 
 ENV = SREnv()
 

@@ -106,7 +106,7 @@ def test_online_prover_runs_the_floor_without_a_checkpoint(tmp_path):
     """The prover actor's class (no Ray here) with --expander uniform: no checkpoint, critic pairs reported."""
     import time
 
-    from hyperprover.online.prover_actor import Job, ProverWorker
+    from hyperprover.provers.actor import Job, ProverWorker
 
     cfg = OnlineConfig()
     cfg.expander, cfg.no_trainer, cfg.device = "uniform", True, "cpu"

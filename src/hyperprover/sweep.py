@@ -26,9 +26,9 @@ from hyperprover.config import ConfigError, field_table, help_text, load_config,
 # job of a sweep is checked before any runs; commands absent here (plot, compare, data, check) are not
 SCHEMAS: dict[str, tuple[str, str | None]] = {
     "train": ("hyperprover.train.config:TrainConfig", "hyperprover.train.config:PRESETS"),
-    "online": ("hyperprover.online.config:OnlineConfig", "hyperprover.evaluation.proving:PRESETS"),
-    "eval": ("hyperprover.evaluation.main:EvalConfig", "hyperprover.evaluation.proving:PRESETS"),
-    "prove": ("hyperprover.evaluation.prove:ProveConfig", "hyperprover.evaluation.proving:PRESETS"),
+    "online": ("hyperprover.online.config:OnlineConfig", "hyperprover.provers.options:PRESETS"),
+    "eval": ("hyperprover.evaluation.main:EvalConfig", "hyperprover.provers.options:PRESETS"),
+    "prove": ("hyperprover.evaluation.prove:ProveConfig", "hyperprover.provers.options:PRESETS"),
     "demo": ("hyperprover.demo:DemoConfig", None),
 }
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from hyperprover.config import ConfigError
 from hyperprover.envs.base import make_env, split_theorems
-from hyperprover.evaluation.results import ResultsFile
+from hyperprover.results import ResultsFile
 
 
 @dataclass(frozen=True)

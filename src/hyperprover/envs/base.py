@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -152,6 +152,24 @@ def register_env(name: str, module: str, factory: str) -> None:
 
 def env_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+# proofs as JSON (the `proof` of a results line, data files)
+def proof_to_json(env: BackwardEnv, proof: ProofNode) -> dict[str, Any]:
+    return {"goal": env.goal_text(proof.goal), "tactic": proof.tactic,
+            "children": [proof_to_json(env, c) for c in proof.children]}
+
+
+def proof_from_json(env: BackwardEnv, d: Mapping[str, Any]) -> ProofNode:
+    """Inverse of `proof_to_json`: every goal parsed back by the env; raises ProofError."""
+    try:
+        goal = env.parse_goal(str(d["goal"]))
+        kids = tuple(proof_from_json(env, c) for c in d.get("children", ()))
+        return ProofNode(goal, str(d["tactic"]), kids)
+    except (KeyError, TypeError) as e:
+        raise ProofError(f"malformed proof record: {e!r}") from None
+    except ValueError as e:  # GoalParseError
+        raise ProofError(f"goal does not parse: {e}") from None
 
 
 def make_env(name: str, **kwargs: Any) -> BackwardEnv:

@@ -16,17 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, opt, read_text_file, section
-from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem, split_theorems
-from hyperprover.evaluation.proving import PRESETS, ProvingOptions, RayConfig, build_prover, check_expander, open_env
-from hyperprover.evaluation.results import (
-    AttemptRecord,
-    ResultsFile,
-    critic_json,
-    part_times,
-    pending_attempts,
-    proof_to_json,
-    summarize,
-)
+from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem, proof_to_json, split_theorems
 from hyperprover.experiment import (
     Experiment,
     RunConfig,
@@ -36,6 +26,8 @@ from hyperprover.experiment import (
     dump_dir,
     setup_experiment,
 )
+from hyperprover.provers.options import PRESETS, ProvingOptions, RayConfig, build_prover, check_expander, open_env
+from hyperprover.results import AttemptRecord, ResultsFile, critic_json, part_times, pending_attempts, summarize
 from hyperprover.search.prover import ProofRecord, Prover
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hyperprover.config import ConfigError, binary_reason, help_text, load_config, opt, read_text_file
 from hyperprover.envs.base import BackwardEnv, GoalParseError, ProofError, Theorem
-from hyperprover.evaluation.proving import PRESETS, ProvingOptions, build_prover, open_env
+from hyperprover.provers.options import PRESETS, ProvingOptions, build_prover, open_env
 from hyperprover.search.prover import BatchTrace, format_proof
 
 SPLITS = ("identities", "valid", "test", "train", "bench")
@@ -104,6 +104,7 @@ def prove_with_model(cfg: ProveConfig, env: BackwardEnv, theorem: Theorem) -> in
 
 def prove_file(cfg: ProveConfig) -> int:
     """--file: the Admitted lemmas of a Coq file, proved in their contexts, written back, checked by coqc."""
+    from hyperprover.envs.base import proof_to_json
     from hyperprover.envs.coq.admitted import (
         FileError,
         admitted_lemmas,
@@ -111,7 +112,6 @@ def prove_file(cfg: ProveConfig) -> int:
         project_load_path,
         with_proofs,
     )
-    from hyperprover.evaluation.results import proof_to_json
 
     if cfg.env != "coq":
         raise ConfigError("--file proves the Admitted lemmas of a Coq file: add --env coq")

@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 from hyperprover.envs.base import BackwardEnv, Theorem
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, critic_json, pending_attempts
 from hyperprover.experiment import Experiment
-from hyperprover.online.prover_actor import Job, JobResult
+from hyperprover.provers.actor import Job, JobResult
+from hyperprover.results import AttemptRecord, ResultsFile, critic_json, pending_attempts
 
 
 def attempt_from_job(r: JobResult, params: dict[str, Any]) -> AttemptRecord:
@@ -27,8 +27,7 @@ def run_ray(cfg: Any, env: BackwardEnv, theorems: list[Theorem], results: Result
     import ray
     from tqdm import tqdm
 
-    from hyperprover.online.main import init_ray
-    from hyperprover.online.pool import ProverPool, start_provers
+    from hyperprover.provers.pool import ProverPool, init_ray, start_provers
 
     labels = [t.label for t in theorems]
     by_label = {t.label: t for t in theorems}

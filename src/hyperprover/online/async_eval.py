@@ -23,9 +23,9 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
     import torch
 
     from hyperprover.envs.base import split_theorems
-    from hyperprover.evaluation.proving import open_env
-    from hyperprover.evaluation.results import roc_auc
     from hyperprover.model.expander import load_expander
+    from hyperprover.provers.options import open_env
+    from hyperprover.results import roc_auc
     from hyperprover.search.prover import Prover
 
     if cfg.local and cfg.torch_threads > 0:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hyperprover.config import ConfigError, opt, section
-from hyperprover.evaluation.proving import ProvingOptions, RayConfig
 from hyperprover.experiment import RunConfig
 from hyperprover.online.label_sampler import LabelSamplerConfig, parse_split_props
 from hyperprover.online.replay_buffer import ReplayBufferConfig
+from hyperprover.provers.options import ProvingOptions, RayConfig
 from hyperprover.train.config import TrainConfig, split_list
 
 BEAM_KINDS = ("automatically_reloading", "increasing_quality", "fixed")

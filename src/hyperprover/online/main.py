@@ -22,7 +22,6 @@ from typing import Any
 
 from hyperprover.config import ConfigError, help_text, load_config, to_dict
 from hyperprover.envs.base import split_theorems
-from hyperprover.evaluation.proving import PRESETS, check_expander, open_env
 from hyperprover.experiment import (
     Experiment,
     absolute_paths,
@@ -35,30 +34,13 @@ from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
 from hyperprover.online.hyperopt import SearchParamsSampler
 from hyperprover.online.label_sampler import AttemptOutcome, SplitSampler, parse_split_props
-from hyperprover.online.pool import ProverPool, start_provers
-from hyperprover.online.prover_actor import Job, JobResult
+from hyperprover.provers.actor import Job, JobResult
+from hyperprover.provers.options import PRESETS, check_expander, open_env
+from hyperprover.provers.pool import ProverPool, init_ray, start_provers
 
 
 class TrainerDied(RuntimeError):
     pass
-
-
-def init_ray(address: str, num_cpus: int, log_to_driver: bool) -> None:
-    import ray
-
-    if address:
-        try:
-            ray.init(address=address, log_to_driver=log_to_driver)
-        except (ConnectionError, ray.exceptions.RayError) as e:
-            # Ray >= 2.5x: `ray start` turns token authentication on unless RAY_AUTH_MODE says otherwise, and a
-            # joining driver only sends the token when told to
-            raise ConfigError(f"cannot join the Ray cluster at --ray.address {address} ({type(e).__name__}); "
-                               "check `ray status` there, and if the cluster uses token authentication, export "
-                               "RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here "
-                               "too") from None
-    else:  # "local": our own instance, even when RAY_ADDRESS is set or a `ray start` cluster runs here
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
-                 configure_logging=False)
 
 
 def grown_budget(base: int, failures: int, growth: float, cap: int) -> int:

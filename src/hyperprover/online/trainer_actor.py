@@ -57,9 +57,9 @@ class TrainerWorker:
     def __init__(self, cfg: OnlineConfig, run_path: str) -> None:
         import torch
 
-        from hyperprover.evaluation.proving import resolve_device
         from hyperprover.experiment import setup_experiment
         from hyperprover.model.checkpoint import load_checkpoint
+        from hyperprover.provers.options import resolve_device
         from hyperprover.train.trainer import Trainer
 
         if cfg.local and cfg.torch_threads > 0:

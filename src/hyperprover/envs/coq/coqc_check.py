@@ -22,7 +22,7 @@ from typing import Any
 from hyperprover.envs.coq.config import STD_CONTEXT, CoqConfig
 from hyperprover.envs.coq.goals import GoalDisplayError, parse_sequent
 from hyperprover.envs.coq.sentences import sentences
-from hyperprover.evaluation.results import proved_proofs
+from hyperprover.results import proved_proofs
 
 # a sentence that opens a section or a module (not `Module M := N.`, which defines one at once)
 OPENS = re.compile(r"^(?:Section|(?:#\[[^\]]*\]\s*)?Module(?:\s+Type)?(?:\s+(?:Import|Export))?)\s+"

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import ProofError
+from hyperprover.envs.base import ProofError, proof_from_json
 from hyperprover.envs.metamath.env import MetamathEnv, MMGoal
 from hyperprover.envs.metamath.proofs import compress, snippet, to_metamath
-from hyperprover.evaluation.results import proof_from_json, proved_proofs
+from hyperprover.results import proved_proofs
 
 METAMATH = "metamath"
 LABEL_PREFIX = "hp."

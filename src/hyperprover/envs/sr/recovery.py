@@ -26,7 +26,7 @@ from hyperprover.envs.sr.env import SREnv, SRGoal
 from hyperprover.envs.sr.numeric import evaluate_array, values_match
 from hyperprover.envs.sr.rules import apply_tactic, parse_tactic
 from hyperprover.envs.sr.splits import make_env
-from hyperprover.evaluation.results import AttemptRecord, ResultsFile, first_proved
+from hyperprover.results import AttemptRecord, ResultsFile, first_proved
 
 DENSE_POINTS = 2000
 

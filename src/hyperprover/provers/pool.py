@@ -22,8 +22,9 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayError
 
-from hyperprover.evaluation.proving import ProvingOptions
-from hyperprover.online.prover_actor import Job, JobResult, PollReply, ProverWorker
+from hyperprover.config import ConfigError
+from hyperprover.provers.actor import Job, JobResult, PollReply, ProverWorker
+from hyperprover.provers.options import ProvingOptions
 
 DEAD_AFTER = 8  # consecutive failed polls after which a prover is given up (its restarts are spent)
 RETRY_UNAVAILABLE_S = 2.0  # an unavailable prover is asked again at most this often
@@ -43,6 +44,22 @@ class ProverHandle:
     node: str = ""  # Ray node id, from its last answer
     unavailable_since: float | None = None  # its node was lost; Ray restarts it when a node can hold it
     last_try: float = 0.0
+
+
+def init_ray(address: str, num_cpus: int, log_to_driver: bool) -> None:
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=log_to_driver)
+        except (ConnectionError, ray.exceptions.RayError) as e:
+            # Ray >= 2.5x: `ray start` turns token authentication on unless RAY_AUTH_MODE says otherwise, and a
+            # joining driver only sends the token when told to
+            raise ConfigError(f"cannot join the Ray cluster at --ray.address {address} ({type(e).__name__}); "
+                               "check `ray status` there, and if the cluster uses token authentication, export "
+                               "RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here "
+                               "too") from None
+    else:  # "local": our own instance, even when RAY_ADDRESS is set or a `ray start` cluster runs here
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
+                 configure_logging=False)
 
 
 def start_provers(n: int, cfg: ProvingOptions, checkpoint: str, log_dir: str, max_restarts: int, gpus: float,

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperprover.envs.base import Goal, ProofNode, Theorem, split_theorems
-from hyperprover.evaluation.proving import ProvingOptions, build_expander, open_env
 from hyperprover.experiment import create_logger
-from hyperprover.online.hyperopt import apply_draw
+from hyperprover.provers.draws import apply_draw
+from hyperprover.provers.options import ProvingOptions, build_expander, open_env
 from hyperprover.search.expander import DecodingConfig, Expander, Expansion
 from hyperprover.search.prover import BatchTrace, ProofRecord, Prover, make_search
 from hyperprover.search.samples import CriticSample, TacticSample
@@ -250,7 +250,7 @@ class ProverWorker:
             job = self.jobs.get(job_id)
         if job is None:
             return
-        from hyperprover.evaluation.results import proof_to_json
+        from hyperprover.envs.base import proof_to_json
 
         res = JobResult(job.job_id, job.label, job.split, job.attempt, rec.proved,
                         proof_size(rec.proof) if rec.proof is not None else None,

@@ -1,4 +1,4 @@
-"""Evaluation results: one JSON line per proof attempt, appended and flushed, and the pass@k summary.
+"""Proof-attempt results: one JSON line per proof attempt, appended and flushed, and the pass@k summary.
 
 An interrupted evaluation restarts from its results file: attempts already recorded are skipped, and a
 theorem proved once is not attempted again (evaluation stops at the first success). Each run of an eval
@@ -11,30 +11,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import BackwardEnv, ProofError, ProofNode
 from hyperprover.jsonl import repair_torn_line
-
-
-def proof_to_json(env: BackwardEnv, proof: ProofNode) -> dict[str, Any]:
-    return {"goal": env.goal_text(proof.goal), "tactic": proof.tactic,
-            "children": [proof_to_json(env, c) for c in proof.children]}
-
-
-def proof_from_json(env: BackwardEnv, d: Mapping[str, Any]) -> ProofNode:
-    """Inverse of `proof_to_json`: every goal parsed back by the env; raises ProofError."""
-    try:
-        goal = env.parse_goal(str(d["goal"]))
-        kids = tuple(proof_from_json(env, c) for c in d.get("children", ()))
-        return ProofNode(goal, str(d["tactic"]), kids)
-    except (KeyError, TypeError) as e:
-        raise ProofError(f"malformed proof record: {e!r}") from None
-    except ValueError as e:  # GoalParseError
-        raise ProofError(f"goal does not parse: {e}") from None
 
 
 @dataclass(frozen=True)
