@@ -161,3 +161,24 @@ def test_sampled_tactics_keep_their_reference_scores_on_the_fast_path():
         assert [priors[t] for t in f.tactics] == pytest.approx(list(f.log_priors), abs=1e-4)
         n_sampled += len(set(f.tactics) - set(complete_tactics(env, goal)))
     assert n_sampled >= 8  # most priors above came from samples, not from the enumerated complete tactics
+
+
+def test_a_goal_ranked_again_comes_from_the_cache_until_new_weights(expander):
+    """Ranking the complete tactics is deterministic: a goal seen again (an online run attempts a theorem many
+    times) costs no model call, until new weights arrive; sampled expansions are never reused."""
+    env = expander.env
+    goals = [env.parse_goal(g) for g in GOALS]
+    params = DecodingConfig(n_samples=0, score_enumerated=True)
+    expander.set_weights(expander.model.state_dict())  # an empty cache
+    expander.cache_counts.update(hits=0, misses=0)
+    first = expander.expand(goals, params)
+    spent = dict(expander.timings)
+    again = expander.expand(goals[::-1], params)
+    assert [(e.goal, e.tactics, e.log_priors) for e in again] == [(e.goal, e.tactics, e.log_priors)
+                                                                   for e in first[::-1]]
+    assert expander.timings == spent and expander.cache_counts == {"hits": 4, "misses": 4}
+    expander.expand(goals, DecodingConfig(n_samples=2, score_enumerated=True), [1, 2, 3, 4])
+    assert expander.cache_counts == {"hits": 4, "misses": 4}
+    expander.set_weights(expander.model.state_dict())
+    expander.expand(goals, params)
+    assert expander.cache_counts == {"hits": 4, "misses": 8}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -59,6 +61,9 @@ class TacticBodyEnv(Protocol):
     def tactic_body_words(self) -> Sequence[str]: ...
 
 
+CACHE_SIZE = 20000  # expansions kept per expander (a Metamath expansion: ~100 tactics, a few tens of KB)
+
+
 def token_batches(lengths: Sequence[int], tokens_per_batch: int) -> Iterator[list[int]]:
     """Indices grouped by increasing length so that n * max_len <= tokens_per_batch (at least one each)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -87,6 +92,10 @@ class TransformerExpander:
         self._masks: dict[int, torch.Tensor] = {}  # label limit -> allowed words (a few per database region)
         self._prefixes = env if isinstance(env, TacticPrefixEnv) else None
         self.timings: dict[str, float] = {}  # seconds in the encoder, tactics (decoding or scoring), critic
+        # deterministic expansions (ranking the complete tactics, nothing sampled) under the current weights: a
+        # goal seen again (an online run attempts a theorem many times) costs nothing; least recently used out
+        self._cache: OrderedDict[tuple[Goal, str], Expansion] = OrderedDict()  # (goal, repr of the params)
+        self.cache_counts = {"hits": 0, "misses": 0}
         self._body: torch.Tensor | None = None
         if isinstance(env, TacticBodyEnv):
             w2i = self.dico.word2id
@@ -106,6 +115,7 @@ class TransformerExpander:
         self.model.load_state_dict(state)
         self.model.eval()
         self._copies.clear()
+        self._cache.clear()
 
     def _prepare(self, goal: Goal, params: DecodingConfig) -> tuple[list[int] | None, str | None]:
         try:
@@ -131,7 +141,15 @@ class TransformerExpander:
             raise ValueError(f"{len(seeds)} seeds for {len(goals)} goals")
         out: list[Expansion | None] = [None] * len(goals)
         ids: dict[int, list[int]] = {}
+        reusable = params.score_enumerated and params.n_samples == 0  # the same goal always gets the same
+        setting = repr(params)
         for i, g in enumerate(goals):
+            known = self._cache.get((g, setting)) if reusable else None
+            if known is not None:
+                self._cache.move_to_end((g, setting))
+                self.cache_counts["hits"] += 1
+                out[i] = dataclasses.replace(known, goal=g)
+                continue
             seq, err = self._prepare(g, params)
             if err is not None:
                 out[i] = Expansion(g, (), (), 0.0, error=err)
@@ -141,6 +159,14 @@ class TransformerExpander:
         keys = list(ids)
         for batch in token_batches([len(ids[k]) for k in keys], params.tokens_per_batch):
             self._expand_batch([keys[j] for j in batch], ids, goals, params, out, seeds)
+        if reusable:
+            for i in keys:
+                expansion = out[i]
+                if expansion is not None and expansion.error != "failed_gpu_oom":
+                    self.cache_counts["misses"] += 1
+                    self._cache[(goals[i], setting)] = expansion
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return [e for e in out if e is not None]
 
     def _expand_batch(self, idx: list[int], ids: dict[int, list[int]], goals: Sequence[Goal],

@@ -258,9 +258,11 @@ class ProverWorker:
                         {k: float(v) for k, v in rec.stats.items()}, job.draw, self.version, self.index, rec.error,
                         rec.samples.tactic if self.keep_samples else (),
                         rec.samples.critic if self.keep_samples else (), rec.critic_pairs)
+        cache = getattr(self.expander, "cache_counts", None)  # the model's: expansions reused under these weights
+        reused = f", cached expansions so far {cache['hits']}/{cache['hits'] + cache['misses']}" if cache else ""
         self.log.info(f"job {job.job_id} {job.label} ({job.split}, attempt {job.attempt}): "
                       f"{'proved' if rec.proved else 'not proved'} in {rec.stats.get('time_wall_s', 0.0):.1f}s, "
-                      f"{len(res.tactic_samples)} tactic / {len(res.critic_samples)} critic samples")
+                      f"{len(res.tactic_samples)} tactic / {len(res.critic_samples)} critic samples{reused}")
         with self.lock:
             self.jobs.pop(job_id, None)
             self.outbox.append(res)
