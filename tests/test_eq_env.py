@@ -132,7 +132,7 @@ def test_appendix_c3_substitution() -> None:
     ("x0 = x1", AB1 + "div x1 + 0 </SUBST>",
      "bad_substitution", "invalid"),
     ("x0 = x1", AB1 + "x2 </SUBST> "
-     "<SUBST> EQ_VAR_B <SUBST_NAME> x2 </SUBST>", "bad_substitution", "two substitutions"),
+     "<SUBST> EQ_VAR_B <SUBST_NAME> x2 </SUBST>", "bad_substitution", "substituted twice"),
     ("x0 = 0 * x1", "<TRANFORM_RULE> T||((A_/_B)_==_C)|(A_==_(B_*_C))||(B_!=_0) <RULE_BACKWARD> <PREFIX_0>",
      "invalid_child", "undefined"),
     ("x0 = -1", "<TRANFORM_RULE> T||(ln(A)_==_ln(B))|(A_==_B)||(0_<_A)|(0_<_B) <RULE_BACKWARD> <PREFIX_0>",
@@ -272,3 +272,18 @@ def test_prefix_tokens_of_children_parse_back() -> None:
     assert r.ok
     (child,) = r.children
     assert parse_prefix(child.conclusion.prefix()) == child.conclusion  # type: ignore[attr-defined]
+
+
+def test_substitution_blocks_read_as_in_symbolic_regression() -> None:
+    """Equations and SymbolicRegression tactics end in the same substitution blocks, read by one parser: a block
+    left open is malformed in both, a value that does not parse is a bad substitution in both."""
+    from hyperprover.envs.base import TacticErrorKind, make_env
+
+    eq, sr = make_env("eq"), make_env("sr")
+    goal = eq.parse_goal("x0 == x0 + 0")
+    rule = "<TRANFORM_RULE> T||((A_+_C)_==_(B_+_C))|(A_==_B) <RULE_BACKWARD> <PREFIX_0>"
+    sr_goal = sr.theorems("valid")[0].goal
+    for tail, kind in (("<SUBST> EQ_VAR_C <SUBST_NAME> x0", TacticErrorKind.MALFORMED),
+                       ("<SUBST> EQ_VAR_C <SUBST_NAME> + </SUBST>", TacticErrorKind.BAD_SUBSTITUTION)):
+        assert eq.apply(goal, f"{rule} {tail}").error.kind == kind
+        assert sr.apply(sr_goal, f"T||A|(A_+_B) <PREFIX_0> {tail.replace('EQ_VAR_C', 'EQ_VAR_B')}").error.kind == kind

@@ -8,15 +8,17 @@ Applying a rule gives an `Application`: the match, and the variables the caller 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from hyperprover.envs.base import TacticErrorKind
 from hyperprover.envs.equations.node import (
     INT_VARS,
+    ExprParseError,
     Int,
     Node,
     ops,
+    parse_prefix,
     positions,
     replace_at,
     substitute,
@@ -33,6 +35,40 @@ class RuleError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+# the substitution blocks that end an Equations or SymbolicRegression tactic
+SUBST, SUBST_NAME, SUBST_END = "<SUBST>", "<SUBST_NAME>", "</SUBST>"
+VAR_PREFIX = "EQ_VAR_"
+
+
+def parse_substitutions(tokens: Sequence[str], start: int) -> dict[str, Node]:
+    """The blocks `<SUBST> EQ_VAR_v <SUBST_NAME> <value in prefix tokens> </SUBST>` of `tokens[start:]`, as
+    variable -> value; anything else there raises RuleError (MALFORMED for a stray token or a block left open,
+    BAD_SUBSTITUTION for a block that is ill-formed, repeated or whose value does not parse)."""
+    subst: dict[str, Node] = {}
+    i = start
+    while i < len(tokens):
+        if tokens[i] != SUBST:
+            raise RuleError(TacticErrorKind.MALFORMED, f"unexpected token {tokens[i]!r} at {i}, expected {SUBST}")
+        try:
+            end = tokens.index(SUBST_END, i)
+        except ValueError:
+            raise RuleError(TacticErrorKind.MALFORMED,
+                            f"substitution opened at token {i} is not closed by {SUBST_END}") from None
+        block = tokens[i + 1:end]
+        if len(block) < 3 or not block[0].startswith(VAR_PREFIX) or block[1] != SUBST_NAME:
+            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION,
+                            f"substitution at token {i} is not `{SUBST} EQ_VAR_v {SUBST_NAME} <value> {SUBST_END}`")
+        name = block[0][len(VAR_PREFIX):]
+        if name in subst:
+            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION, f"variable {name} is substituted twice")
+        try:
+            subst[name] = parse_prefix(block[2:])
+        except ExprParseError as e:
+            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION, f"value of {name} does not parse: {e}") from None
+        i = end + 1
+    return subst
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,21 +17,28 @@ from hyperprover.envs.base import TacticErrorKind
 from hyperprover.envs.equations.infix import to_pretty
 from hyperprover.envs.equations.node import (
     MAX_DEPTH,
-    ExprParseError,
     Node,
-    parse_prefix,
     seed_prefix_str,
     subtree_at,
     variables,
 )
 from hyperprover.envs.equations.numeric import fold_constants, fraction, invalid_reason, is_valid
-from hyperprover.envs.equations.rules import Rule, RuleError, assertion, match, transform
+from hyperprover.envs.equations.rules import (
+    SUBST,
+    SUBST_END,
+    SUBST_NAME,
+    VAR_PREFIX,
+    Rule,
+    RuleError,
+    assertion,
+    match,
+    parse_substitutions,
+    transform,
+)
 
 TRANSFORM = "<TRANFORM_RULE>"  # sic: the original vocabulary's spelling
 ASSERT = "<ASSERT_RULE>"
 FORWARD, BACKWARD = "<RULE_FORWARD>", "<RULE_BACKWARD>"
-SUBST, SUBST_NAME, SUBST_END = "<SUBST>", "<SUBST_NAME>", "</SUBST>"
-VAR_PREFIX = "EQ_VAR_"
 _POS = re.compile(r"<PREFIX_(\d+)>\Z")
 _GOAL_VAR = re.compile(r"x\d+\Z")
 
@@ -100,28 +107,9 @@ def parse_tactic(tokens: Sequence[str], rules: Mapping[str, Rule]) -> Tactic:
         if m is None:
             raise RuleError(TacticErrorKind.MALFORMED, f"expected a <PREFIX_p> position token, got {toks[3]!r}")
         pos, i = int(m.group(1)), 4
-    subst: dict[str, Node] = {}
-    while i < len(toks):
-        if toks[i] != SUBST:
-            raise RuleError(TacticErrorKind.MALFORMED, f"unexpected token {toks[i]!r} (expected {SUBST})")
-        try:
-            end = toks.index(SUBST_END, i)
-        except ValueError:
-            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION, f"substitution block without {SUBST_END}") from None
-        block = toks[i + 1:end]
-        if len(block) < 3 or not block[0].startswith(VAR_PREFIX) or block[1] != SUBST_NAME:
-            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION,
-                            f"substitution block must be {SUBST} EQ_VAR_v {SUBST_NAME} <value> {SUBST_END}")
-        var = block[0][len(VAR_PREFIX):]
-        if var in subst:
-            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION, f"two substitutions for {var}")
-        try:
-            value = parse_prefix(block[2:])
-        except ExprParseError as e:
-            raise RuleError(TacticErrorKind.BAD_SUBSTITUTION, f"value of {var} does not parse: {e}") from None
+    subst = parse_substitutions(toks, i)
+    for var, value in subst.items():
         check_value(var, value)
-        subst[var] = value
-        i = end + 1
     return Tactic(rule, forward, pos, _sorted_subst(subst))
 
 

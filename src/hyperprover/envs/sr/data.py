@@ -14,7 +14,7 @@ from hyperprover.envs.sr.config import SRConfig
 from hyperprover.envs.sr.env import GOAL_CLOSE, GOAL_OPEN, SREnv
 from hyperprover.envs.sr.floats import float_vocab
 from hyperprover.envs.sr.generator import SRProblem
-from hyperprover.envs.sr.rules import END_SUBST, MAX_POS, RULES, SUBST, SUBST_NAME, VAR_PREFIX
+from hyperprover.envs.sr.rules import MAX_POS, RULES, SUBST, SUBST_END, SUBST_NAME, VAR_PREFIX
 
 Pair = tuple[list[str], list[str]]
 
@@ -58,7 +58,7 @@ def split_examples(split: str, n: int = 1000, cfg: SRConfig | None = None) -> li
 
 def vocabulary() -> list[str]:
     """Every token SR goals and tactics can contain (for building a model dictionary up front)."""
-    words = [GOAL_OPEN, GOAL_CLOSE, SUBST, SUBST_NAME, END_SUBST, VAR_PREFIX + "A", VAR_PREFIX + "B", "x0", "PI"]
+    words = [GOAL_OPEN, GOAL_CLOSE, SUBST, SUBST_NAME, SUBST_END, VAR_PREFIX + "A", VAR_PREFIX + "B", "x0", "PI"]
     words += list(UNARY_OPS) + list(BINARY_OPS) + [str(d) for d in range(10)]
     words += [r.name for r in RULES] + [f"<PREFIX_{p}>" for p in range(MAX_POS + 1)]
     words += float_vocab()

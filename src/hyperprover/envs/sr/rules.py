@@ -16,12 +16,10 @@ from dataclasses import dataclass
 
 from hyperprover.envs.base import TacticError, TacticErrorKind
 from hyperprover.envs.equations.expr import (
-    ExprParseError,
     Int,
     Node,
     Var,
     bin,
-    parse_prefix,
     positions,
     replace_at,
     substitute,
@@ -30,12 +28,19 @@ from hyperprover.envs.equations.expr import (
     un,
     variables,
 )
-from hyperprover.envs.equations.rules import match, rule_name
+from hyperprover.envs.equations.rules import (
+    SUBST,
+    SUBST_END,
+    SUBST_NAME,
+    VAR_PREFIX,
+    RuleError,
+    match,
+    parse_substitutions,
+    rule_name,
+)
 from hyperprover.envs.sr.config import SR_BINARY, SR_UNARY
 from hyperprover.envs.sr.numeric import VAR, has_cmp
 
-SUBST, SUBST_NAME, END_SUBST = "<SUBST>", "<SUBST_NAME>", "</SUBST>"
-VAR_PREFIX = "EQ_VAR_"
 MAX_POS = 4095  # position tokens <PREFIX_0>..<PREFIX_4095> (spec 1.6)
 _A, _B = Var("A"), Var("B")
 
@@ -84,7 +89,7 @@ def tactic_text(rule: SRRule, pos: int, subst: Mapping[str, Node] | None = None)
     """The canonical text of a tactic (tokens joined by single spaces, substitutions sorted by name)."""
     toks = [rule.name, f"<PREFIX_{pos}>"]
     for v in sorted(subst or {}):
-        toks += [SUBST, VAR_PREFIX + v, SUBST_NAME, *(subst or {})[v].prefix(), END_SUBST]
+        toks += [SUBST, VAR_PREFIX + v, SUBST_NAME, *(subst or {})[v].prefix(), SUBST_END]
     return " ".join(toks)
 
 
@@ -104,32 +109,15 @@ def parse_tactic(tokens: Sequence[str]) -> SRTactic | TacticError:
     if not (ptok.startswith("<PREFIX_") and ptok.endswith(">") and ptok[8:-1].isdigit()):
         return _err(TacticErrorKind.MALFORMED, f"second token {ptok!r} is not a position token <PREFIX_p>")
     pos = int(ptok[8:-1])
-    subst: dict[str, Node] = {}
-    i = 2
-    while i < len(tokens):
-        if tokens[i] != SUBST:
-            return _err(TacticErrorKind.MALFORMED, f"unexpected token {tokens[i]!r} at {i}, expected {SUBST}")
-        try:
-            end = tokens.index(END_SUBST, i)
-        except ValueError:
-            return _err(TacticErrorKind.MALFORMED, f"substitution opened at token {i} is not closed by {END_SUBST}")
-        block = tokens[i + 1:end]
-        if len(block) < 3 or not block[0].startswith(VAR_PREFIX) or block[1] != SUBST_NAME:
-            return _err(TacticErrorKind.BAD_SUBSTITUTION,
-                        f"substitution at token {i} is not `{SUBST} EQ_VAR_v {SUBST_NAME} <value> {END_SUBST}`")
-        name = block[0][len(VAR_PREFIX):]
-        if name in subst:
-            return _err(TacticErrorKind.BAD_SUBSTITUTION, f"variable {name} is substituted twice")
-        try:
-            value = parse_prefix(block[2:])
-        except ExprParseError as e:
-            return _err(TacticErrorKind.BAD_SUBSTITUTION, f"value of {name} does not parse: {e}")
+    try:
+        subst = parse_substitutions(tokens, 2)
+    except RuleError as e:
+        return _err(e.kind, e.message)
+    for name, value in subst.items():
         extra = variables(value) - {VAR}
         if has_cmp(value) or extra:
             return _err(TacticErrorKind.BAD_SUBSTITUTION, f"value of {name} must be an expression of x0 only"
                         + (f" (it uses {', '.join(sorted(extra))})" if extra else ""))
-        subst[name] = value
-        i = end + 1
     if tuple(sorted(subst)) != rule.fill:
         want, got = ", ".join(rule.fill) or "none", ", ".join(sorted(subst)) or "none"
         return _err(TacticErrorKind.BAD_SUBSTITUTION, f"rule {rule.name} needs substitutions for exactly: {want}; "
