@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -88,25 +88,38 @@ def select_theorems(env: BackwardEnv, split: str, n: int) -> list[Theorem]:
     return theorems[:n] if n else theorems
 
 
-def run_local(cfg: EvalConfig, env: BackwardEnv, prover: Prover, theorems: list[Theorem], results: ResultsFile,
-              exp: Experiment) -> None:
+# attempt k of these theorems; yields each attempt's record as it finishes (in this process or on Ray provers)
+RoundRunner = Callable[[int, list[Theorem]], Iterator[AttemptRecord]]
+
+
+def run_rounds(cfg: EvalConfig, theorems: list[Theorem], results: ResultsFile, exp: Experiment,
+               run_round: RoundRunner) -> None:
+    """Attempt k (k = 1..max_attempts) of every theorem whose earlier attempts all failed, each finished attempt
+    appended to the results at once; what the results file already holds is not attempted again."""
     by_label = {t.label: t for t in theorems}
-    params = cfg.record_params()
     proved = {r.label for r in results.read() if r.proved}
-    with prover:
-        for attempt in range(1, cfg.max_attempts + 1):
-            todo = [label for label, a in pending_attempts(list(by_label), cfg.max_attempts, results.read())
-                    if a == attempt]
-            if not todo:
-                continue
-            exp.logger.info(f"attempt {attempt}: {len(todo)} theorem(s)")
-            jobs = [replace(by_label[label], meta={**by_label[label].meta, "attempt": attempt}) for label in todo]
-            for rec in prover.prove(jobs):
-                results.append(attempt_record(env, rec, attempt, params))
-                if rec.proved:
-                    proved.add(rec.label)
-                exp.logger.info(f"{rec.label} attempt {attempt}: {'proved' if rec.proved else 'not proved'} "
-                                f"({rec.stats.get('time_wall_s', 0.0):.1f}s) -- proved {len(proved)}/{len(theorems)}")
+    for attempt in range(1, cfg.max_attempts + 1):
+        todo = [label for label, a in pending_attempts(list(by_label), cfg.max_attempts, results.read())
+                if a == attempt]
+        if not todo:
+            continue
+        exp.logger.info(f"attempt {attempt}: {len(todo)} theorem(s)")
+        for rec in run_round(attempt, [by_label[label] for label in todo]):
+            results.append(rec)
+            if rec.proved:
+                proved.add(rec.label)
+            exp.logger.info(f"{rec.label} attempt {attempt}: {'proved' if rec.proved else 'not proved'} "
+                            f"({rec.stats.get('time_s', 0.0):.1f}s) -- proved {len(proved)}/{len(theorems)}")
+
+
+def local_rounds(env: BackwardEnv, prover: Prover, params: dict[str, Any]) -> RoundRunner:
+    """Rounds proved by `prover` in this process (its searches share each model call)."""
+    def run_round(attempt: int, theorems: list[Theorem]) -> Iterator[AttemptRecord]:
+        jobs = [replace(t, meta={**t.meta, "attempt": attempt}) for t in theorems]
+        for rec in prover.prove(jobs):
+            yield attempt_record(env, rec, attempt, params)
+
+    return run_round
 
 
 def main(argv: Sequence[str]) -> int:
@@ -137,12 +150,14 @@ def main(argv: Sequence[str]) -> int:
         exp.logger.warning(torn)
     part = results.begin_part()
     if cfg.n_provers > 0:
-        from hyperprover.evaluation.ray_eval import run_ray
+        from hyperprover.evaluation.ray_eval import ray_rounds
 
-        run_ray(cfg, env, theorems, results, exp)
+        with ray_rounds(cfg, exp) as run_round:
+            run_rounds(cfg, theorems, results, exp, run_round)
     else:
         assert prover is not None
-        run_local(cfg, env, prover, theorems, results, exp)
+        with prover:
+            run_rounds(cfg, theorems, results, exp, local_rounds(env, prover, cfg.record_params()))
     summary = summarize([t.label for t in theorems], results.read(), cfg.max_attempts)
     # every run of the eval in this folder (each resume is one part) counts towards the wall time
     parts = {**part_times(results.read()), part: results.part_wall_s()}
