@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Sequence
 
 from hyperprover.envs.base import Goal, TacticResult
-from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng, stop_reason
 from hyperprover.search.config import SearchConfig
 from hyperprover.search.expander import Expansion
 from hyperprover.search.filtering import build_node
-from hyperprover.search.graph import Hypergraph, Node
+from hyperprover.search.graph import Node
 from hyperprover.search.policy import choose, node_policy
 from hyperprover.search.samples import Tokenizer
+from hyperprover.search.skeleton import GraphSearch
 
 
 class _Sim:
@@ -36,43 +35,26 @@ class _Sim:
         self.value = -1.0  # < 0: to be read from the node once expanded
 
 
-class HTPS:
+class HTPS(GraphSearch):
     """One HTPS proof attempt, driven through to_expand / receive (see search.api)."""
+
+    STATS = ("n_simulations", "useful_updates", "propagate_expandable", "failed_find_to_expand", "cycle_kills",
+             "backup_from_solved", "backup_from_critic", "backup_from_failed", "backup_skipped", "simu_depth_max",
+             "n_expansion_goals")
 
     def __init__(self, goal: Goal, cfg: SearchConfig, label: str = "", tokenizer: Tokenizer | None = None,
                  rng: random.Random | None = None) -> None:
-        self.goal, self.cfg, self.label, self.tokenizer = goal, cfg, label or goal.key, tokenizer
-        self.rng = rng or search_rng(cfg, self.label)
-        self.graph = Hypergraph(goal)
-        self.n_expanded = 0
-        self.stop_reason = ""
-        self._pending: list[Goal] = []
+        super().__init__(goal, cfg, label, tokenizer, rng)
         self._sims: list[list[_Sim]] = []
         self._backed_up: set[tuple[int, ...]] = set()
         self._propagated = False  # expandable masks refreshed in the current batch
-        self._start = time.perf_counter()
-        self._search_s = 0.0
-        self.stats: dict[str, float] = dict.fromkeys((
-            "nsteps", "n_simulations", "useful_updates", "propagate_expandable", "failed_find_to_expand",
-            "cycle_kills", "backup_from_solved", "backup_from_critic", "backup_from_failed", "backup_skipped",
-            "simu_depth_max", "n_expansion_goals"), 0.0)
-
-    @property
-    def done(self) -> bool:
-        return bool(self.stop_reason)
 
     # -- selection -----------------------------------------------------------------------------------
-    def to_expand(self) -> list[Goal]:
-        if self._pending:
-            raise RuntimeError("to_expand called twice without receive")
-        if self.done:
-            return []
-        t0 = time.perf_counter()
+    def _choose(self, budget: int) -> list[Goal]:
         cfg, g = self.cfg, self.graph
         in_flight: dict[str, None] = {}
         self._sims = []
         self._propagated = False
-        budget = cfg.n_expansions - self.n_expanded
         for _ in range(cfg.succ_expansions):
             if len(in_flight) >= budget or (cfg.max_nodes_in_expansion and
                                             len(in_flight) >= cfg.max_nodes_in_expansion):
@@ -95,14 +77,14 @@ class HTPS:
             in_flight.update(dict.fromkeys(new))
             self._sims.append(sims)
         self.stats["n_simulations"] += len(self._sims)
-        self._pending = [g.goals[k] for k in in_flight]
-        if not self._pending:
-            self._undo_all_virtual()
-            self.stop_reason = ("proved" if g.proved else "dead_root" if g.dead else
-                                "exhausted" if not g.unexplored else "no_goal_to_expand")
-            self.stats["dead_root"] = float(g.dead)
-        self._search_s += time.perf_counter() - t0
-        return list(self._pending)
+        return [g.goals[k] for k in in_flight]
+
+    def _nothing_to_expand(self) -> str:
+        g = self.graph
+        self._undo_all_virtual()
+        self.stats["dead_root"] = float(g.dead)
+        return "proved" if g.proved else "dead_root" if g.dead else "exhausted" if not g.unexplored else \
+            "no_goal_to_expand"
 
     def _stop_at_solved(self) -> bool:
         return self.cfg.early_stop or (self.cfg.early_stop_on_solved_if_root_unproved and not self.graph.proved)
@@ -189,24 +171,22 @@ class HTPS:
         self._sims = []
 
     # -- expansion and backup ------------------------------------------------------------------------
-    def receive(self, expansions: Sequence[Expansion], results: Sequence[Sequence[TacticResult]]) -> None:
-        check_batch(self._pending, expansions, results)
-        t0 = time.perf_counter()
+    def _absorb(self, goals: list[Goal], expansions: Sequence[Expansion],
+                results: Sequence[Sequence[TacticResult]]) -> str:
         cfg, g = self.cfg, self.graph
-        g.add_nodes([build_node(goal, e, r, cfg) for goal, e, r in zip(self._pending, expansions, results)])
+        g.add_nodes([build_node(goal, e, r, cfg) for goal, e, r in zip(goals, expansions, results)])
         for sims in self._sims:
             self._backup(sims)
         for sims in self._sims:  # the invariant the whole batch scheme rests on
             for x in sims:
                 if x.tactic >= 0 and g.nodes[x.key].V[x.tactic] != 0:
                     raise AssertionError(f"virtual count of {x.key!r} tactic {x.tactic} is not back to 0")
-        self.n_expanded += len(self._pending)
-        self.stats["nsteps"] += 1
-        self.stats["n_expansion_goals"] += len(self._pending)
-        self._pending, self._sims = [], []
-        self.stop_reason = stop_reason(cfg.early_stop and g.proved, "dead_root" if g.dead else "", self.n_expanded,
-                                       cfg, self._start)
-        self._search_s += time.perf_counter() - t0
+        self.stats["n_expansion_goals"] += len(goals)
+        self._sims = []
+        return "dead_root" if g.dead else ""
+
+    def _proved(self) -> bool:
+        return self.cfg.early_stop and self.graph.proved  # without early_stop the search goes on after a proof
 
     def _backup(self, sims: list[_Sim]) -> None:
         cfg, nodes = self.cfg, self.graph.nodes
@@ -240,16 +220,5 @@ class HTPS:
                 n.W[x.tactic] += v
 
     # -- result --------------------------------------------------------------------------------------
-    def result(self) -> SearchResult:
-        if self._pending:
-            raise RuntimeError("result() while a batch is in flight")
-        t0 = time.perf_counter()
-        elapsed = time.perf_counter() - self._start
-        stats = dict(self.stats)
-        stats.update({"n_expansions": float(self.n_expanded), "time": elapsed,
-                      "time_search_s": self._search_s,
-                      "simulations_per_s": stats["n_simulations"] / max(self._search_s, 1e-9)})
-        res = graph_result(self.graph, self.cfg, self.label, self.goal, stats,
-                           self.stop_reason or "unfinished", self.tokenizer, self.rng)
-        res.stats["time_search_s"] += time.perf_counter() - t0
-        return res
+    def _final_stats(self, stats: dict[str, float]) -> None:
+        stats["simulations_per_s"] = stats["n_simulations"] / max(self._search_s, 1e-9)
