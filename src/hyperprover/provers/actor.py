@@ -12,23 +12,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import random
 import threading
 import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperprover.envs.base import Goal, ProofNode, Theorem, split_theorems
+from hyperprover.envs.base import ProofNode, Theorem, split_theorems
 from hyperprover.experiment import create_logger
 from hyperprover.provers.draws import apply_draw
 from hyperprover.provers.options import ProvingOptions, build_expander, open_env
-from hyperprover.search.expander import DecodingConfig, Expander, Expansion
-from hyperprover.search.prover import BatchTrace, ProofRecord, Prover, make_search
+from hyperprover.search.prover import BatchTrace, ProofRecord, Prover
 from hyperprover.search.samples import CriticSample, TacticSample
 
 
@@ -92,54 +89,6 @@ class _Inbox:
             return self.items.popleft()
 
 
-class _DrawExpander:
-    """Expands each goal with the decoding parameters of its own proof (hyperopt draws), one expander
-    call per distinct parameter set."""
-
-    def __init__(self, inner: Expander) -> None:
-        self.inner = inner
-        self.per_goal: list[DecodingConfig] | None = None  # set by _JobProver before each step
-
-    def expand(self, goals: Sequence[Goal], params: DecodingConfig,
-               seeds: Sequence[int] | None = None) -> list[Expansion]:
-        decs = self.per_goal if self.per_goal is not None and len(self.per_goal) == len(goals) else None
-        if decs is None or all(d == params for d in decs):
-            return self.inner.expand(goals, params, seeds)
-        groups: dict[str, list[int]] = {}
-        for i, d in enumerate(decs):
-            groups.setdefault(repr(d), []).append(i)
-        out: list[Expansion | None] = [None] * len(goals)
-        for idx in groups.values():
-            part = [seeds[i] for i in idx] if seeds is not None else None
-            for i, e in zip(idx, self.inner.expand([goals[i] for i in idx], decs[idx[0]], part)):
-                out[i] = e
-        return [e for e in out if e is not None]
-
-
-class _JobProver(Prover):
-    """A Prover whose searches take their search and decoding parameters from the job (hyperopt draws)."""
-
-    def _start(self, th: Theorem) -> Any:
-        slot = super()._start(th)
-        draw = th.meta.get("draw") or {}
-        if draw:
-            search_cfg, _ = apply_draw(self.search_cfg, self.decoding, draw)
-            slot.search = make_search(self.cfg.prover, th.goal, search_cfg, th.label, self.env,
-                                      _rng(search_cfg.seed, th))
-        return slot
-
-    def _step(self, step: int, alive: list[Any]) -> None:
-        if isinstance(self.expander, _DrawExpander):
-            self.expander.per_goal = [apply_draw(self.search_cfg, self.decoding, s.theorem.meta.get("draw") or {})[1]
-                                      for s in alive for _ in s.goals]
-        super()._step(step, alive)
-
-
-def _rng(seed: int, th: Theorem) -> random.Random:
-    # the same seeding as Prover._start, so a draw changes the parameters, not the random stream
-    return random.Random(f"{seed}:{th.label}:{th.meta.get('attempt', 0)}")
-
-
 def _ray_node_id() -> str:
     import ray
 
@@ -160,8 +109,10 @@ class ProverWorker:
                                                  stderr=False)
         self.env = open_env(cfg)
         self.expander = build_expander(cfg, self.env, cfg.search.seed + index, checkpoint)
-        self.prover = _JobProver(self.env, _DrawExpander(self.expander), cfg.search, cfg.decoding, cfg.prover_config(),
-                                 env_factory=cfg.env_factory(), on_batch=self._on_batch)
+        search, decoding = cfg.search, cfg.decoding
+        self.prover = Prover(self.env, self.expander, search, decoding, cfg.prover_config(),
+                             env_factory=cfg.env_factory(), on_batch=self._on_batch,
+                             per_theorem=lambda th: apply_draw(search, decoding, th.meta.get("draw") or {}))
         self.theorems: dict[str, dict[str, Theorem]] = {}
         self.inbox = _Inbox()
         self.jobs: dict[int, Job] = {}  # held: queued or running

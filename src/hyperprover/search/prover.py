@@ -76,6 +76,7 @@ class _Slot:
     # seeds of this search's expansions: its samples do not depend on the other searches of a batch, so a
     # resumed or re-batched evaluation proposes the same tactics
     decode_rng: random.Random = field(default_factory=random.Random)
+    decoding: DecodingConfig | None = None  # its own (per_theorem); None: the prover's
     model_s: float = 0.0
     env_s: float = 0.0
     error: str | None = None
@@ -84,7 +85,10 @@ class _Slot:
 class Prover:
     def __init__(self, env: BackwardEnv, expander: Expander, search: SearchConfig, decoding: DecodingConfig,
                  cfg: ProverConfig, env_factory: Callable[[], BackwardEnv] | None = None,
-                 on_batch: Callable[[BatchTrace], None] | None = None) -> None:
+                 on_batch: Callable[[BatchTrace], None] | None = None,
+                 per_theorem: Callable[[Theorem], tuple[SearchConfig, DecodingConfig]] | None = None) -> None:
+        """`per_theorem`: the search and decoding settings of one theorem's search (an online run's draws), in
+        place of `search` and `decoding`; the goals of searches with other decodings go to the model apart."""
         check_search_config(search, decoding.length_penalty)
         if decoding.fast:
             # What exists now (the env's database and caches, the model: ~1.7M objects with set.mm) lives as long
@@ -98,7 +102,7 @@ class Prover:
         if cfg.prover not in SEARCHES:
             raise ValueError(f"unknown prover {cfg.prover!r}; choose one of {', '.join(PROVERS)}")
         self.env, self.expander, self.search_cfg, self.decoding, self.cfg = env, expander, search, decoding, cfg
-        self.on_batch = on_batch
+        self.on_batch, self.per_theorem = on_batch, per_theorem
         self.pool = EnvPool(env, cfg.env_workers, env_factory, timed=search.proof_stype == "time")
         # wall seconds by part (search_cpu_s: CPU time of this thread in the searches, for benchmarks)
         self.totals = {"model_s": 0.0, "env_s": 0.0, "search_s": 0.0, "search_cpu_s": 0.0, "check_s": 0.0,
@@ -115,9 +119,28 @@ class Prover:
 
     def _start(self, th: Theorem) -> _Slot:
         attempt = th.meta.get("attempt", 0)
-        name = f"{self.search_cfg.seed}:{th.label}:{attempt}"
-        search = make_search(self.cfg.prover, th.goal, self.search_cfg, th.label, self.env, random.Random(name))
-        return _Slot(th, search, time.perf_counter(), decode_rng=random.Random(name + ":decode"))
+        name = f"{self.search_cfg.seed}:{th.label}:{attempt}"  # a draw changes the settings, not the random stream
+        search_cfg, decoding = self.per_theorem(th) if self.per_theorem else (self.search_cfg, None)
+        search = make_search(self.cfg.prover, th.goal, search_cfg, th.label, self.env, random.Random(name))
+        return _Slot(th, search, time.perf_counter(), decode_rng=random.Random(name + ":decode"), decoding=decoding)
+
+    def _expand(self, alive: list[_Slot]) -> list[Expansion]:
+        """One model call for the goals of every search, or one per distinct decoding (per_theorem)."""
+        seeds = [s.decode_rng.getrandbits(62) for s in alive for _ in s.goals]
+        decs = [s.decoding or self.decoding for s in alive for _ in s.goals]
+        goals = [g for s in alive for g in s.goals]
+        groups: dict[str, list[int]] = {}
+        for i, d in enumerate(decs):
+            groups.setdefault(repr(d), []).append(i)
+        out: list[Expansion | None] = [None] * len(goals)
+        for idx in groups.values():
+            dec = decs[idx[0]]
+            part = self.expander.expand([goals[i] for i in idx], dec, [seeds[i] for i in idx])
+            if len(part) != len(idx):
+                raise RuntimeError(f"the expander returned {len(part)} expansions for {len(idx)} goals")
+            for i, e in zip(idx, part):
+                out[i] = keep_best(e, dec.max_tactics)
+        return [e for e in out if e is not None]
 
     def prove(self, theorems: Iterable[Theorem]) -> Iterator[ProofRecord]:
         """Yield one record per theorem, in the order the searches finish."""
@@ -155,13 +178,9 @@ class Prover:
 
     def _step(self, step: int, alive: list[_Slot]) -> None:
         goals = [g for s in alive for g in s.goals]
-        seeds = [s.decode_rng.getrandbits(62) for s in alive for _ in s.goals]
         t0 = time.perf_counter()
-        expansions = self.expander.expand(goals, self.decoding, seeds)
+        expansions = self._expand(alive)
         t1 = time.perf_counter()
-        if len(expansions) != len(goals):
-            raise RuntimeError(f"the expander returned {len(expansions)} expansions for {len(goals)} goals")
-        expansions = [keep_best(e, self.decoding.max_tactics) for e in expansions]
         tasks = [(e.goal, tuple(e.tactics)) for e in expansions if e.error is None]
         applied = iter(self.pool.apply(tasks))
         results = [tuple(next(applied)) if e.error is None else () for e in expansions]
