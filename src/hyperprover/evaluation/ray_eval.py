@@ -1,4 +1,4 @@
-"""`hyperprover eval --n_provers N`: the local evaluation spread over N Ray prover actors (htps spec 5).
+"""`hyperprover eval --n_provers N`: the local evaluation spread over N Ray prover actors.
 
 The rounds of `run_rounds` (evaluation/main.py), with the same results file, resume and summary: attempt k
 of a theorem runs only once attempts 1..k-1 failed; every finished attempt is appended (flushed) to

@@ -1,4 +1,4 @@
-"""The transformer Expander: goals -> tactics with log-priors and a critic value (htps spec 2.5.1).
+"""The transformer Expander: goals -> tactics with log-priors and a critic value (docs/htps.md, section 2).
 
 Goals are tokenised by the env, batched by padded input tokens, encoded once; tactics are decoded per
 `DecodingConfig` and the critic read from one decoder step on `<CRITIC>`. A goal the model cannot take

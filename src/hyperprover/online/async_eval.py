@@ -1,4 +1,4 @@
-"""Asynchronous evaluation of a trainer snapshot (htps spec 4.8), in its own Ray task.
+"""Asynchronous evaluation of a trainer snapshot (docs/guide-online.md), in its own Ray task.
 
 `bwd_prover_eval/<lang>/<split>/<epoch>/` holds checkpoint.pth (written by the trainer), then
 results.json and an empty `done` file written here; `done` appears last, so a reader that sees it

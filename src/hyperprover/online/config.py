@@ -31,7 +31,7 @@ class OnlineConfig(RunConfig, ProvingOptions):
     beam_kind: str = opt("automatically_reloading", "which model versions provers use: the newest, only those "
                          "whose async eval is at least as good as the best so far, or the starting one",
                          choices=BEAM_KINDS)
-    hyperopt: str = opt("fixed", "per-proof search parameters: fixed or random (htps spec 4.7)",
+    hyperopt: str = opt("fixed", "per-proof search parameters: fixed or random (docs/guide-online.md)",
                         choices=("fixed", "random"))
     hyperopt_param_str: str = opt("", "dict literal of parameter ranges/choices for --hyperopt random")
     unsolved_budget_growth: float = opt(1.0, "each failed attempt on a theorem never solved multiplies the "

@@ -1,4 +1,4 @@
-"""Search parameters drawn afresh for every proof attempt (htps spec 4.7), and solve rates per bucket.
+"""Search parameters drawn afresh for every proof attempt (docs/guide-online.md), and solve rates per bucket.
 
 `--hyperopt_param_str` is a dict literal: a two-number list on a continuous parameter is a range
 (uniform, or log-uniform for exploration and n_expansions), any other list is a set of choices.

@@ -1,4 +1,4 @@
-"""Which theorem the controller hands out next (htps spec 4.2 and 4.6).
+"""Which theorem the controller hands out next (docs/guide-online.md).
 
 A split is drawn by its weight in `--data_src_props` ("train:1,identities:1"), then a label in it:
 uniformly, or with the prioritized label sampler (after a warm-up in which every label is handed out

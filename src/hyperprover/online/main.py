@@ -1,4 +1,4 @@
-"""`hyperprover online`: online HTPS training on Ray (htps spec 4; the original's launch_mcts).
+"""`hyperprover online`: online HTPS training on Ray (docs/guide-online.md; the original's launch_mcts).
 
 The controller (this process, no GPU) draws theorems from `--data_src_props` splits, samples per-proof
 search parameters, hands jobs to `--n_provers` prover actors, records every finished attempt in

@@ -1,5 +1,5 @@
 """Replay buffer of search samples for one MCTS task: FIFO of `max_len`, uniform draws with replacement
-that wait until `min_len` samples have arrived (htps spec 4.4). Thread-safe: provers add samples
+that wait until `min_len` samples have arrived (docs/guide-online.md). Thread-safe: provers add samples
 through actor calls while the training loop draws.
 """
 

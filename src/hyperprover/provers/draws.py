@@ -41,5 +41,5 @@ def apply_draw(search: SearchConfig, decoding: DecodingConfig, draw: dict[str, A
             continue
         (s_changes if section == "search" else d_changes)[field] = value
     if s_changes.get("add_tactic_fill"):
-        d_changes["length_penalty"] = 0.0  # tactic fill needs raw log-probabilities (spec 4.7)
+        d_changes["length_penalty"] = 0.0  # tactic fill needs raw log-probabilities (docs/htps.md, section 2)
     return dataclasses.replace(search, **s_changes), dataclasses.replace(decoding, **d_changes)

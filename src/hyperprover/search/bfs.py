@@ -1,4 +1,4 @@
-"""Best-first search baseline (htps spec 7, as GPT-f / ReProver): expand the open goal with the
+"""Best-first search baseline (docs/htps.md, section 6; as GPT-f / ReProver): expand the open goal with the
 highest cumulative tactic log-probability from the root, maximised over paths.
 
 It shares the hypergraph with HTPS (merged goals, kill and solved propagation, minimal proofs,

@@ -1,6 +1,6 @@
 """Search and prover options: the `search` and `prover` config sections.
 
-Defaults follow the original code's `MCTSParams` (htps spec 6.1), not the paper sweeps; presets set
+Defaults follow the original code's `MCTSParams` (docs/htps.md, "Defaults"), not the paper sweeps; presets set
 the paper values (exploration 1, proof_stype size, early_stop on). Where this project differs:
 - `only_learn_tactics_from` spells the original empty value "" as `all` ("" is still accepted);
 - `timeout_s` stops a search (the original only logged a warning at 3600 s);
@@ -8,7 +8,7 @@ the paper values (exploration 1, proof_stype size, early_stop on). Where this pr
   to the constructor), `cycle_handling` (only `kill` existed), `move.*` (MCTS move), Q conditioning,
   `max_in_flight`, `mu_fpu`, `proof_size_alpha` (dead in the original);
 - `hard_critic_estimates` (a trainer option in the original) is applied when samples are extracted;
-- `bfs_batch` and `greedy_max_depth` configure the two baselines (spec section 7).
+- `bfs_batch` and `greedy_max_depth` configure the two baselines (docs/htps.md, section 6).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TACTIC_MASKS = ("all", "", "solving", "proof", "minproof", "minproof-solving")
 
 @dataclass
 class SearchConfig:
-    """HyperTree Proof Search parameters (htps spec sections 2, 3 and 6.1)."""
+    """HyperTree Proof Search parameters (docs/htps.md)."""
 
     # policy
     policy: str = opt("other", "alpha_zero (PUCT) or other (regularised policy, Grill et al. 2020)",
@@ -67,7 +67,7 @@ class SearchConfig:
     balance_critic_data: bool = opt(False, "cut solved / unsolved critic samples to the same count")
     hard_critic_estimates: bool = opt(False, "critic targets below 1 become 0")
     max_nodes_for_train: int = opt(-1, "stop after this many tactic samples (-1: no limit)", min=-1)
-    # baselines (spec section 7)
+    # baselines (docs/htps.md, section 6)
     bfs_batch: int = opt(1, "best-first: goals expanded per batch (1 = strict best-first as GPT-f)", min=1)
     greedy_max_depth: int = opt(2000, "greedy: the proof fails past this depth", min=1)
     seed: int = opt(0, "seed of the search's random choices (combined with the theorem label)")
@@ -94,7 +94,7 @@ def check_search_config(cfg: SearchConfig, length_penalty: float = 0.0) -> None:
                           f"{', '.join(m for m in TACTIC_MASKS if m)}")
 
 
-# Named settings of the original (htps spec 6.1, 5): flat `search` field values, for `--cfg`-style presets.
+# Named settings of the original (docs/htps.md, "Defaults"): flat `search` field values, for `--cfg`-style presets.
 SEARCH_PRESETS: dict[str, dict[str, object]] = {
     "mcts_fast": {"n_expansions": 1000, "early_stop": True},
     "mcts_slow": {"n_expansions": 10000, "early_stop": True},

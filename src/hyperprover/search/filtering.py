@@ -1,4 +1,4 @@
-"""From a model expansion and the env's results to a node (htps spec 2.5.3 and 2.5.4).
+"""From a model expansion and the env's results to a node (docs/htps.md, section 2).
 
 Only valid tactics survive; duplicates, tactics with the same child set as a better one and tactics
 whose child set strictly contains another's are dropped; a closing tactic makes the goal a solved

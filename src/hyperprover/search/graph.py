@@ -1,4 +1,4 @@
-"""The search hypergraph (htps spec 1): one node per expanded goal, merged by `goal.key`.
+"""The search hypergraph (docs/htps.md, section 1): one node per expanded goal, merged by `goal.key`.
 
 Tactics are hyperedges from a goal to its subgoals. Two kinds of status move up the graph: a dead
 goal kills every live tactic that leads to it (and a goal whose tactics are all killed is dead in
@@ -95,7 +95,7 @@ class Hypergraph:
         n = self.nodes.get(self.root)
         return n is not None and n.is_bad
 
-    # -- status propagation (spec 1.5) -----------------------------------------------------------
+    # -- status propagation (docs/htps.md, section 1) -----------------------------------------------------------
     def add_nodes(self, nodes: Iterable[Node]) -> None:
         self.version += 1
         newly_solved: deque[Node] = deque()
@@ -177,7 +177,7 @@ class Hypergraph:
             if expect != n.solved:
                 raise AssertionError(f"solved status of {n.key!r} is {n.solved}, expected {expect}")
 
-    # -- expandable masks (spec 2.3) ---------------------------------------------------------------
+    # -- expandable masks (docs/htps.md, section 3) ---------------------------------------------------------------
     def refresh_expandable(self, stop_at_solved: bool) -> None:
         """Rebuild `unexplored` (unexpanded goals reachable through live tactics) and the masks."""
         nodes = self.nodes
@@ -215,7 +215,7 @@ class Hypergraph:
                     marked.add(p)
                     back.append(p)
 
-    # -- minimal proofs (spec 1.7) -----------------------------------------------------------------
+    # -- minimal proofs (docs/htps.md, section 1) -----------------------------------------------------------------
     def minproofs(self, stype: str) -> tuple[dict[str, float], dict[str, list[int]]]:
         """Per solved node: the size / depth / time of its minimal proof and the tactics achieving it.
 

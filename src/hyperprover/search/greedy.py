@@ -1,5 +1,6 @@
-"""Greedy baseline (htps spec 7, `backward_greedy`): every step expands ALL open goals and commits to
-one tactic each: the closing one if any, else the highest-prior valid tactic that closes no cycle.
+"""Greedy baseline (docs/htps.md, section 6; the original's `backward_greedy`): every step expands ALL open
+goals and commits to one tactic each: the closing one if any, else the highest-prior valid tactic that closes
+no cycle.
 
 With `n_samples 1` and greedy decoding this is the original's greedy prover. The proof fails when a
 goal has no usable tactic (error, or every tactic closes a cycle) or grows past `greedy_max_depth`.

@@ -1,4 +1,4 @@
-"""HyperTree Proof Search (htps spec 2): batched hypertree selection, expansion, backup.
+"""HyperTree Proof Search (docs/htps.md, sections 3 and 4): batched hypertree selection, expansion, backup.
 
 One batch = up to `succ_expansions` simulations. A simulation descends from the root breadth-first
 and, at every expanded goal, picks one tactic with the node policy and continues into ALL of that

@@ -1,4 +1,4 @@
-"""Per-node policies (htps spec 2.2) as small pure functions over a node's per-tactic arrays.
+"""Per-node policies (docs/htps.md, section 3) as small pure functions over a node's per-tactic arrays.
 
 Values are plain probabilities in [0, 1] (the original kept logs); a masked tactic has Q = -inf and
 is left out of every sum. Ties go to the lowest index, i.e. the highest prior, because tactics are
@@ -177,7 +177,7 @@ def node_policy(n: Node, cfg: SearchConfig, selection: bool) -> tuple[list[float
 
 
 def node_value(n: Node, cfg: SearchConfig) -> float:
-    """Value of a goal (spec 2.2): 1 solved, 0 dead, the critic if unvisited, else the mean value
+    """Value of a goal (docs/htps.md, section 4): 1 solved, 0 dead, the critic if unvisited, else the mean value
     of the policy's argmax tactic (not the argmax of Q)."""
     if n.solved:
         return 1.0

@@ -1,4 +1,4 @@
-"""Training samples from a finished search (htps spec 3), as JSON-lines records.
+"""Training samples from a finished search (docs/htps.md, section 5), as JSON-lines records.
 
 A record carries the goal's canonical key (for people and de-duplication) and the model tokens of
 the goal and tactics, from `env.goal_tokens` / `env.tactic_tokens`: the trainer consumes them
