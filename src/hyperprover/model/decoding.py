@@ -8,7 +8,7 @@ samples do not change). With `use_cache=False` every step re-runs the
 decoder on the whole prefix: same results, used as the reference in tests and the benchmark.
 
 Scores are sum of token log-probs of the distribution actually sampled from (temperature, top-k, top-p
-included: the search uses them as priors, spec quirk 12) divided by length**length_penalty, where
+included: the search uses them as priors), divided by length**length_penalty, where
 length counts the generated tokens including the stop token.
 """
 

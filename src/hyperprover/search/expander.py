@@ -17,7 +17,7 @@ from hyperprover.envs.base import Goal
 
 @dataclass
 class DecodingConfig:
-    """How the expander decodes tactics (spec model_and_training 1.5, htps 6.2)."""
+    """How the expander decodes tactics."""
 
     n_samples: int = opt(8, "tactics returned per goal (the beam size with beam search); 0: none sampled, "
                             "only with score_enumerated (the complete applicable tactics alone, scored) or "

@@ -98,7 +98,7 @@ def load_corpus(data_dir: str | Path, valid_fraction: float = 0.02, limit_lines:
 
 
 # ---------------------------------------------------------------------------------------------------
-# MASS span masking (spec 2.4), on one sequence of ids
+# MASS span masking (docs/guide-pretrain.md), on one sequence of ids
 
 
 @dataclass(frozen=True)

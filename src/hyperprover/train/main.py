@@ -1,4 +1,4 @@
-"""`hyperprover train`: MASS pretraining, supervised and critic tasks (spec model_and_training 2-3).
+"""`hyperprover train`: MASS pretraining, supervised and critic tasks.
 
     hyperprover train --tasks latex_mass --latex.data_dir DIR --validation_metrics _valid-latex_mass-tok-ppl
     hyperprover train --tasks eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok --no_train eq_critic_rwalk_seq2seqtok

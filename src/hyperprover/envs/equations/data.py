@@ -1,4 +1,4 @@
-"""Training data from the generators (spec 4.4) and the JSON-lines format of theorems with proofs.
+"""Training data from the generators (docs/equations.md 4.4) and the JSON-lines format of theorems with proofs.
 
 Record schema (one JSON object per line, written by `hyperprover data --env eq`):
 
@@ -9,7 +9,7 @@ Record schema (one JSON object per line, written by `hyperprover data --env eq`)
      "goal": {"conclusion": "x0 + 1 < ...", human notation (expr.parse_infix reads it back)
               "hyps": ["0 < x0", ...],
               "prefix": "<GOAL> < add x0 + 1 ... <HYP> < + 0 x0 </HYP> </GOAL>"},
-                                           the goal's tokens (spec 1.4): the authoritative form
+                                           the goal's tokens (docs/equations.md 1.4): the authoritative form
      "proof": {"goal": "< add x0 + 1 ...", prefix tokens of this node's conclusion
                "tactic": "<TRANFORM_RULE> ... <PREFIX_3>",
                "children": [ {same shape}, ... ]}}
@@ -146,7 +146,7 @@ def theorem_from_line(line: str, split: str = "") -> Theorem:
     return theorem_from_json(record, split)
 
 
-# ---------------------------------------------------------------- training pairs (spec 4.4)
+# ---------------------------------------------------------------- training pairs (docs/equations.md 4.4)
 
 
 def _proof(theorem: Theorem) -> ProofNode:

@@ -171,7 +171,7 @@ def goal_from_text(text: str) -> EqGoal:
 
 
 class EquationsEnv:
-    """Backward proving over the rule library of one dataset (spec section 3)."""
+    """Backward proving over the rule library of one dataset (docs/equations.md section 3)."""
 
     name = "eq"
 

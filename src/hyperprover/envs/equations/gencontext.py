@@ -131,5 +131,5 @@ def replay(env: EquationsEnv, goal: EqGoal, tactic: str) -> tuple[EqGoal, ...]:
 
 
 def goal_len(goal: EqGoal) -> int:
-    """Length of the goal's token sequence (spec 1.4)."""
+    """Length of the goal's token sequence (docs/equations.md 1.4)."""
     return 2 + goal.conclusion.size + sum(h.size + 2 for h in goal.hyps)

@@ -1,4 +1,4 @@
-"""Synthetic theorems with their backward proofs (spec 4.2-4.5): streams, seeds, valid/test splits.
+"""Synthetic theorems with their backward proofs (docs/equations.md 4.2-4.5): streams, seeds, valid/test splits.
 
 Three generators: `rwalk` (random rewriting walks, rwalk.py), `idwalk` (the same walks started from the
 sides of the identities of `gen.idwalk_split`) and `graph` (random forward-derivation graphs, graph.py),

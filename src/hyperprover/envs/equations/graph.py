@@ -1,4 +1,4 @@
-"""The random-graph generator `eq_bwd_graph` (spec 4.3).
+"""The random-graph generator `eq_bwd_graph` (docs/equations.md 4.3).
 
 A graph is a forward derivation DAG. It starts from random hypotheses; each trial draws a rule and
 tries to derive a new statement from existing nodes. A transformation rule rewrites an instance of its

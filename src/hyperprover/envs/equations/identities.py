@@ -1,4 +1,4 @@
-"""The identities benchmark (spec section 5, appendix B): 160 textbook identities, 20 more behind a flag.
+"""The identities benchmark (docs/equations.md section 5): 160 textbook identities, 20 more behind a flag.
 
 The appendix text is kept verbatim below and parsed at load time with `expr.parse_infix`, so what is
 proved is exactly what a person reads here. `x` and `y` are the goal variables x0 and x1. A line

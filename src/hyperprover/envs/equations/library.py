@@ -1,4 +1,4 @@
-"""The default rule library (spec appendix A, 242 rules) and the dataset rule subsets (spec 2.6).
+"""The default rule library (docs/equations.md 2.6: 242 rules) and the dataset rule subsets (docs/equations.md 2.6).
 
 The rules are kept below in the appendix's own notation and parsed at import with `parse_infix`, so
 the table stays readable and every rule is checked by the parser (and numerically by the tests).

@@ -408,13 +408,13 @@ def _compute_ops(node: Node) -> frozenset[str]:
     return out
 
 
-# ---------------------------------------------------------------- infix (spec 1.5)
+# ---------------------------------------------------------------- infix (docs/equations.md 1.5)
 
 _BIN_SYM = {"add": "+", "sub": "-", "mul": "*", "div": "/", "%": "%", "**": "**"}
 
 
 def to_infix(node: Node) -> str:
-    """Fully parenthesized form of spec 1.5 (rule names use it with spaces turned into `_`).
+    """Fully parenthesized form of docs/equations.md 1.5 (rule names use it with spaces turned into `_`).
 
     One deliberate difference: `neg` of a non-negative integer literal prints as `(-(5))`, since the
     spec's `(-5)` is also how the literal -5 prints and the two must stay distinguishable.

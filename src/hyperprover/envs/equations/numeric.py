@@ -1,4 +1,4 @@
-"""Numbers for expressions: float evaluation, exact rational folding (spec 6.4), validity (spec 6.2).
+"""Numbers for expressions: float evaluation, exact rational folding and validity (docs/equations.md 6).
 
 Facts about variable-free subtrees (their float value, exact fraction, folded form, validity) are
 memoized on the node, so a rewritten goal only pays for the nodes the rewrite created.
@@ -13,7 +13,7 @@ from fractions import Fraction
 from hyperprover.envs.equations.node import Int, Node
 
 NAN = float("nan")
-MAX_BITS = 512  # exact folding gives up on rationals bigger than this (spec pitfall 3: no float test)
+MAX_BITS = 512  # exact folding gives up on rationals bigger than this (a bound; exact, never a float test)
 MAX_EXPONENT = 256
 _EPS = 1e-8
 
@@ -146,7 +146,7 @@ def holds(stmt: Node, values: Mapping[str, float], tol: float = 1e-9, gap: float
 
 
 def fraction(node: Node) -> Fraction | None:
-    """Exact value of a rational constant subtree (spec 6.4), else None."""
+    """Exact value of a rational constant subtree (docs/equations.md 6.4), else None."""
     if node.has_var or node.kind in ("var", "const", "cmp"):
         return None
     if node.kind == "int":
@@ -202,7 +202,7 @@ _UNCHANGED = "unchanged"
 
 
 def fold_constants(node: Node) -> Node:
-    """Replace every rational subtree whose value is an integer by that literal (top-down, spec 6.4)."""
+    """Replace every rational subtree whose value is an integer by that literal (top-down, docs/equations.md 6.4)."""
     if not node.children:
         return node
     m = node._memo
@@ -225,7 +225,7 @@ def fold_constants(node: Node) -> Node:
     return out
 
 
-# ---------------------------------------------------------------- validity (spec 6.2)
+# ---------------------------------------------------------------- validity (docs/equations.md 6.2)
 
 
 def is_valid(node: Node) -> bool:

@@ -1,4 +1,4 @@
-"""Rules of the Equations environment: records, names, pattern matching, application (spec section 2).
+"""Rules of the Equations environment: records, names, pattern matching, application (docs/equations.md section 2).
 
 A transformation rule `L <-> R if H` rewrites one subterm (T_E) or the whole comparison (T_C, position
 0 only) in either direction; an assertion rule `C if H` reduces a goal matching C to the goals H.
@@ -84,7 +84,7 @@ class Rule:
     fill_fwd: frozenset[str]  # variables to supply when applied forward (or as an assertion)
     fill_bwd: frozenset[str]
     ops: frozenset[str]  # operators of the sides / conclusion (the dataset filter looks only at these)
-    arith: str | None = None  # "add" | "mul" | "frac" | "neg": integer-literal rules (spec A.7)
+    arith: str | None = None  # "add" | "mul" | "frac" | "neg": integer-literal rules (docs/equations.md 2.6)
 
     @property
     def is_transform(self) -> bool:
@@ -151,7 +151,7 @@ def make_rule(kind: str, left: Node, right: Node | None, hyps: tuple[Node, ...],
 
 
 def match(pattern: Node, expr: Node) -> dict[str, Node] | None:
-    """Bind the pattern's variables so that it equals `expr` (spec 2.1), or None.
+    """Bind the pattern's variables so that it equals `expr` (docs/equations.md 2.1), or None.
 
     A variable binds any non-comparison subtree (int-typed ones only integer literals) and the same
     variable must bind equal subtrees; everything else must agree node for node (no AC, no arithmetic).

@@ -1,4 +1,4 @@
-"""The random-walk generator `eq_bwd_rwalk` (spec 4.2).
+"""The random-walk generator `eq_bwd_rwalk` (docs/equations.md 4.2).
 
 A walk starts from a random comparison e0 and rewrites it `n_steps` times with randomly drawn
 transformation rules (forward or backward, at a random matching position, variables the rule leaves
@@ -32,7 +32,7 @@ from hyperprover.envs.equations.rules import Rule
 from hyperprover.envs.equations.sampler import SamplerError, random_statement
 
 log = logging.getLogger(__name__)
-START_OPS = ("==", "<=", "<")  # a walk never starts from `!=` (spec 4.2)
+START_OPS = ("==", "<=", "<")  # a walk never starts from `!=` (docs/equations.md 4.2)
 MAX_RULE_DRAWS = 2000  # draws of a (rule, direction) before a step counts as rejected
 MAX_WALK_TRIES = 20
 

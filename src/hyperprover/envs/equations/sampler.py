@@ -1,4 +1,4 @@
-"""Random expressions and hypotheses (spec 4.1): the sampler every generator draws from.
+"""Random expressions and hypotheses (docs/equations.md 4.1): the sampler every generator draws from.
 
 Tree shapes are uniform among unary-binary trees with exactly `n_ops` operators (Lample & Charton, 2019):
 `D[n][e]` counts the trees with n operators that fill e empty slots, and each step places one operator
@@ -6,7 +6,7 @@ in the slots, after turning the slots before it into leaves, with probability pr
 of trees that can still be completed. Labels are then drawn uniformly. All randomness comes from the
 `random.Random` passed in, so a seed gives the same expressions on every machine.
 
-Generation loops are bounded (spec pitfall 11): they give up with `SamplerError` after `MAX_TRIES`.
+Generation loops are bounded: they give up with `SamplerError` after `MAX_TRIES`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class SamplerError(RuntimeError):
 
 @dataclass
 class GenConfig:
-    """Settings of the synthetic theorem generators (spec 4.1-4.4); the defaults are the spec's."""
+    """Settings of the synthetic theorem generators (docs/equations.md 4.1-4.4); the defaults are the paper's."""
 
     fill_max_ops: int = opt(4, "largest number of operators of a random expression filling a rule variable",
                             min=0, max=MAX_OPS)
@@ -208,7 +208,7 @@ def _build(labels: list[tuple[int, str | Node]]) -> Node:
 
 def random_statement(sampler: Sampler, rng: random.Random, max_ops: int, cmp_ops: tuple[str, ...],
                      assess: Callable[[Node], bool | None]) -> Node:
-    """A random comparison (spec 4.1 `generate_hypothesis`): op uniform in `cmp_ops`, each side with
+    """A random comparison (docs/equations.md 4.1): op uniform in `cmp_ops`, each side with
     0..max_ops operators; kept only if it has a variable, is valid and `assess` cannot decide it."""
     for _ in range(MAX_TRIES):
         op = rng.choice(cmp_ops)

@@ -1,9 +1,9 @@
-"""Backward tactics (spec section 3): their token format, the trivial-truth checker and their application.
+"""Backward tactics (docs/equations.md section 3): their token format, the trivial-truth checker and their application.
 
-Tactic text is the spec 3.1 token sequence joined by single spaces, without `<COMMAND>` wrappers:
+Tactic text is the docs/equations.md 3.1 token sequence joined by single spaces, without `<COMMAND>` wrappers:
   `<TRANFORM_RULE> <rule-name> <RULE_FORWARD>|<RULE_BACKWARD> <PREFIX_p> [<SUBST> EQ_VAR_v <SUBST_NAME> .. </SUBST>]*`
   `<ASSERT_RULE> <rule-name> [<SUBST> ...]*`
-Departures from the original, on purpose (spec section 8): a missing substitution is an error (never a
+Departures from the original, on purpose (docs/equations.md section 8): a missing substitution is an error (never a
 random fill), an extra one too; `X != X` is false; integer folding is exact.
 """
 
@@ -124,7 +124,7 @@ def check_value(var: str, value: Node) -> None:
         raise RuleError(TacticErrorKind.BAD_SUBSTITUTION, f"value of {var} is invalid: {invalid_reason(value)}")
 
 
-# ---------------------------------------------------------------- trivially true / false (spec 6.3)
+# ---------------------------------------------------------------- trivially true / false (docs/equations.md 6.3)
 
 _NEGATE = {"==": "!=", "!=": "==", "<": "<=", "<=": "<"}
 
@@ -190,7 +190,7 @@ class TrivialChecker:
         return {"==": qa == qb, "!=": qa != qb, "<=": qa <= qb, "<": qa < qb}[op]  # type: ignore[index]
 
 
-# ---------------------------------------------------------------- application (spec 3.2)
+# ---------------------------------------------------------------- application (docs/equations.md 3.2)
 
 
 def apply_tactic(t: Tactic, concl: Node, hyps: frozenset[Node], checker: TrivialChecker,

@@ -2,7 +2,7 @@
 
 Valid and test are drawn with a fixed seed among `$p` statements with complete proofs (axioms and
 definitions are `$a`); train is every other proved theorem. Any theorem may use only assertions
-that come before it in the database (spec htps.md 2.5.1: the decoder masks later labels).
+that come before it in the database (the decoder masks later labels).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Options of the SymbolicRegression environment and its synthetic data (spec 7)."""
+"""Options of the SymbolicRegression environment and its synthetic data (docs/equations.md 7)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ SR_BINARY = ("add", "sub", "mul", "div")
 @dataclass
 class SRConfig:
     """Goals, tactics and target generation of the `sr` env. `variant=polynomial` overrides the operator
-    lists and sizes with spec 7's polynomial variant (neg, pow2 / add, sub, mul; 8-10 operators)."""
+    lists and sizes with the polynomial variant (neg, pow2 / add, sub, mul; 8-10 operators; docs/equations.md
+    section 7)."""
 
     n_points: int = opt(20, "sample points per target: linspace(x_min, x_max, n_points)", min=1, max=1000)
     x_min: float = opt(-10.0, "smallest sample point")

@@ -1,4 +1,4 @@
-"""The SymbolicRegression backward environment (spec 7): find f(x0) matching targets at sample points.
+"""The SymbolicRegression backward environment (docs/equations.md 7): find f(x0) matching targets at sample points.
 
 A goal is the current expression f with the point set; its values f(x_i) are computed when the goal is
 built and must be finite. A tactic rewrites f (see rules.py) and gives one child goal, or none when the

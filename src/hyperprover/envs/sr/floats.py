@@ -1,4 +1,4 @@
-"""The float token format of the SymbolicRegression goals (spec 7).
+"""The float token format of the SymbolicRegression goals (docs/equations.md 7).
 
 A finite float is three tokens: its sign (`+`/`-`), a four-digit mantissa `N####` and an exponent `E<k>`,
 value = sign * mantissa * 10**k, so 3.14159 is `+ N3142 E-3`. The model therefore sees four significant

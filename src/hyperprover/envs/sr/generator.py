@@ -1,6 +1,6 @@
-"""Synthetic SR theorems with their proofs (spec 7): random targets, backward trajectories, fixed splits.
+"""Synthetic SR theorems with their proofs (docs/equations.md 7): random targets, backward trajectories, fixed splits.
 
-A target f* is a random tree (spec 4.1 shape sampler) simplified by `numeric.simplify` and sampled at
+A target f* is a random tree (shape sampler of docs/equations.md 4.1) simplified by `numeric.simplify` and sampled at
 linspace(x_min, x_max, n_points), keeping the points where it is defined. Its proof is built backward:
 repeatedly undo one rule (uniformly among every wrap/grow rule whose right side matches somewhere) until
 a leaf is left, keeping only undo steps whose result is still defined at every kept point (so each
@@ -54,7 +54,7 @@ class SRProblem:
         return Theorem(self.label, self.steps[0][0], split, meta)
 
 
-# ---------------------------------------------------------------- random trees (spec 4.1)
+# ---------------------------------------------------------------- random trees (docs/equations.md 4.1)
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,7 +1,7 @@
-"""The 18 SymbolicRegression rules, the tactic text format, and applying / undoing a rule (spec 7).
+"""The 18 SymbolicRegression rules, the tactic text format, and applying / undoing a rule (docs/equations.md 7).
 
 Rules are always applied forward: 13 wrap rules `A -> op(A)`, 4 grow rules `A -> A op B` (B given by the
-tactic) and the start rule `0 -> A` (A given). Names follow the Equations naming (spec 2.4), e.g.
+tactic) and the start rule `0 -> A` (A given). Names follow the Equations naming (docs/equations.md 2.4), e.g.
 `T||A|sin(A)`, `T||A|(A_+_B)`, `T||0|A`. A tactic is the text
 
     <rule-name> <PREFIX_p> [<SUBST> EQ_VAR_<v> <SUBST_NAME> <prefix tokens of the value> </SUBST>]
@@ -41,7 +41,7 @@ from hyperprover.envs.equations.rules import (
 from hyperprover.envs.sr.config import SR_BINARY, SR_UNARY
 from hyperprover.envs.sr.numeric import VAR, has_cmp
 
-MAX_POS = 4095  # position tokens <PREFIX_0>..<PREFIX_4095> (spec 1.6)
+MAX_POS = 4095  # position tokens <PREFIX_0>..<PREFIX_4095> (docs/equations.md 1.6)
 _A, _B = Var("A"), Var("B")
 
 
