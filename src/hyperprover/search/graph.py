@@ -82,10 +82,6 @@ class Hypergraph:
         self._minproofs: dict[str, tuple[int, dict[str, float], dict[str, list[int]]]] = {}
 
     @property
-    def root_node(self) -> Node | None:
-        return self.nodes.get(self.root)
-
-    @property
     def proved(self) -> bool:
         n = self.nodes.get(self.root)
         return n is not None and n.solved

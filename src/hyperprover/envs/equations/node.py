@@ -108,10 +108,6 @@ class Node:
             v = m[key] = compute(self)
         return v
 
-    def memo_get(self, key: str) -> Any:
-        m = self._memo
-        return None if m is None else m.get(key)
-
     def memo_set(self, key: str, value: Any) -> None:
         m = self._memo
         if m is None:
@@ -231,11 +227,6 @@ def parse_prefix(tokens: Sequence[str]) -> Node:
     if end != len(tokens):
         raise ExprParseError(f"unexpected token {tokens[end]!r} at index {end}: the expression ended before")
     return node
-
-
-def parse_prefix_prefix(tokens: Sequence[str], start: int) -> tuple[Node, int]:
-    """Parse one expression starting at `start`; returns it and the index after it."""
-    return _parse_at(tokens, start)
 
 
 def _parse_at(tokens: Sequence[str], i: int) -> tuple[Node, int]:

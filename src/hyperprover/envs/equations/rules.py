@@ -87,10 +87,6 @@ class Rule:
     arith: str | None = None  # "add" | "mul" | "frac" | "neg": integer-literal rules (docs/equations.md 2.6)
 
     @property
-    def is_transform(self) -> bool:
-        return self.kind == "T"
-
-    @property
     def is_cmp(self) -> bool:
         """A T_C rule: its sides are comparisons, so it only applies at position 0."""
         return self.kind == "T" and self.left.kind == "cmp"

@@ -48,8 +48,3 @@ def make_splits(db: Database, seed: int = 42, n_valid: int = 1000, n_test: int =
         test=tuple(x for x in proved if x in test),
     )
 
-
-def allowed_labels(db: Database, theorem: str) -> list[str]:
-    """Labels a proof of `theorem` may use: every assertion before it in the database."""
-    limit = db.assertions[theorem].index
-    return [a.label for a in db.assertions.values() if a.index < limit]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hyperprover.envs.metamath import compressed
-from hyperprover.envs.metamath.database import Assertion, Database, Hyp, MMError, pair
+from hyperprover.envs.metamath.database import Assertion, Database, MMError, pair
 
 Entry = tuple[str, tuple[str, ...]]
 Op = Callable[[list[Entry], Callable[..., None]], Entry]
@@ -414,6 +414,3 @@ def apply_assertion(b: Assertion, stack: list[Node], dv: Callable[..., None]) ->
         dv([(sub[x], sub[y]) for x, y in sorted(b.dvs)])
     return Node(b.label, substitute(b.stmt, sub), tuple(args), tuple(sorted(sub.items())))
 
-
-def hyp_node(h: Hyp) -> Node:
-    return Node(h.label, h.stmt)
