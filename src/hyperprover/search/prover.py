@@ -127,14 +127,15 @@ class Prover:
     def _expand(self, alive: list[_Slot]) -> list[Expansion]:
         """One model call for the goals of every search, or one per distinct decoding (per_theorem)."""
         seeds = [s.decode_rng.getrandbits(62) for s in alive for _ in s.goals]
-        decs = [s.decoding or self.decoding for s in alive for _ in s.goals]
         goals = [g for s in alive for g in s.goals]
-        groups: dict[str, list[int]] = {}
-        for i, d in enumerate(decs):
-            groups.setdefault(repr(d), []).append(i)
+        groups: dict[str, tuple[DecodingConfig, list[int]]] = {}  # one per distinct decoding, keyed by its repr
+        i = 0
+        for s in alive:
+            dec = s.decoding or self.decoding
+            groups.setdefault(repr(dec), (dec, []))[1].extend(range(i, i + len(s.goals)))
+            i += len(s.goals)
         out: list[Expansion | None] = [None] * len(goals)
-        for idx in groups.values():
-            dec = decs[idx[0]]
+        for dec, idx in groups.values():
             part = self.expander.expand([goals[i] for i in idx], dec, [seeds[i] for i in idx])
             if len(part) != len(idx):
                 raise RuntimeError(f"the expander returned {len(part)} expansions for {len(idx)} goals")

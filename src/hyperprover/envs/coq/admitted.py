@@ -89,8 +89,8 @@ def admitted_lemmas(file: Path, load_path: str, timeout_s: float = 120.0) -> lis
 def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mapping[int, int]) -> str:
     """`text` with the proof of each lemma stated by sentence `i` (its `proofs[i]`, a proof tree as eval writes
     it) in place of its `Proof ... Admitted.`: the `Proof` sentence is kept, the rest up to `ends[i]` replaced."""
-    spans = [span for _, span in sentence_spans(text)]
-    sents = [s for s, _ in sentence_spans(text)]
+    read = sentence_spans(text)  # split once: the sentences and where each stands
+    sents, spans = [s for s, _ in read], [span for _, span in read]
     pieces, at = [], 0
     for i in sorted(proofs):
         first = i + 1

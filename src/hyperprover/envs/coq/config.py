@@ -51,6 +51,13 @@ class CoqConfig:
             return self.hammer_timeout_s
         return self.automation_timeout_s if head in AUTOMATION else self.tactic_timeout_s
 
+    def longest_timeout_s(self) -> float:
+        """The longest Timeout a tactic may get (`timeout_s`): coqtop is killed only past it."""
+        limits = [self.tactic_timeout_s]
+        if self.automation:
+            limits += [self.automation_timeout_s, self.hammer_timeout_s]
+        return max(limits)
+
     def coq_args(self) -> tuple[str, ...]:
         return tuple(shlex.split(self.load_path))
 

@@ -46,9 +46,8 @@ class CoqEnv:
 
     def __init__(self, cfg: CoqConfig | None = None) -> None:
         self.cfg = cfg or CoqConfig()
-        longest = max(self.cfg.tactic_timeout_s, self.cfg.automation_timeout_s if self.cfg.automation else 0.0,
-                      self.cfg.hammer_timeout_s if self.cfg.automation else 0.0)
-        self.top = CoqTop(self.cfg.coq_args(), answer_timeout_s=longest + self.cfg.answer_timeout_s)
+        self.top = CoqTop(self.cfg.coq_args(),
+                          answer_timeout_s=self.cfg.longest_timeout_s() + self.cfg.answer_timeout_s)
         self.base_state = 0
         self.loaded: tuple[str, int] | None = None  # (context name, its state)
         self.section_vars: dict[tuple[str, str], bool] = {}  # (context, name) -> a section variable there
