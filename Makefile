@@ -20,12 +20,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Formal systems come from Debian packages: install them when root, otherwise say how. CoqHammer's `hammer`
-# calls the ATPs eprover, z3 and cvc4 (`--coq.automation`).
-DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib libcoq-hammer eprover z3 cvc4
+# calls the ATPs eprover, z3 and cvc4 (`--coq.automation`); the Coq libraries beside the stdlib are training
+# data and the cross-project test (`--coq.libraries`, `--coq.cross_libraries`; their folders under user-contrib).
+COQ_LIBRARIES := stdpp flocq coquelicot mathcomp-ssreflect mathcomp-fingroup mathcomp-algebra ext-lib bignums \
+  reglang aac-tactics
+COQ_LIBRARY_DIRS := Hammer stdpp Flocq Coquelicot mathcomp/ssreflect mathcomp/fingroup mathcomp/algebra ExtLib \
+  Bignums RegLang AAC_tactics
+DEBIAN_PACKAGES := metamath metamath-databases coq libcoq-stdlib libcoq-hammer eprover z3 cvc4 \
+  $(addprefix libcoq-,$(COQ_LIBRARIES))
 debian:
 	@if command -v metamath >/dev/null 2>&1 && [ -f /usr/share/metamath/databases/set.mm ] \
 	  && command -v coqtop >/dev/null 2>&1 && [ -d /usr/lib/ocaml/coq/theories/Arith ] \
-	  && [ -d /usr/lib/ocaml/coq/user-contrib/Hammer ] \
+	  && (for d in $(COQ_LIBRARY_DIRS); do [ -d /usr/lib/ocaml/coq/user-contrib/$$d ] || exit 1; done) \
 	  && command -v eprover >/dev/null 2>&1 && command -v z3 >/dev/null 2>&1 \
 	  && command -v cvc4 >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

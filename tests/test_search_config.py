@@ -52,3 +52,13 @@ def test_proof_printing() -> None:
     assert format_proof(two_lines) == "R\n  by a\n  h : P\n  |- Q\n    by x"  # every line of a goal indented
     assert proof_to_dict(p) == {"goal": "R", "tactic": "a", "children": [
         {"goal": "A", "tactic": "x", "children": []}, {"goal": "B", "tactic": "y", "children": []}]}
+
+
+def test_every_prover_name_resolves_to_its_search_class() -> None:
+    from hyperprover.search import HTPS, BestFirst, Greedy
+    from hyperprover.search.config import PROVERS
+    from hyperprover.search.prover import search_class
+
+    assert {name: search_class(name) for name in PROVERS} == {"htps": HTPS, "bfs": BestFirst, "greedy": Greedy}
+    with pytest.raises(ValueError, match="unknown prover 'dfs'; choose one of htps, bfs, greedy"):
+        search_class("dfs")

@@ -75,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hyperprover: unknown command '{name}'{hint} (see hyperprover --help)", file=sys.stderr)
         return 2
     module_name = COMMANDS[name][0]
+    from hyperprover.config import ConfigError
+
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
@@ -82,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"hyperprover {name}: not available yet ({module_name} has not landed)", file=sys.stderr)
             return 2
         raise
-    from hyperprover.config import ConfigError
+    except ConfigError as e:  # a configs module names a system package that is not one ($HYPERPROVER_SYSTEMS)
+        print(f"hyperprover {name}: {e}", file=sys.stderr)
+        return 2
 
     try:
         code: int = module.main([name, *rest] if module_name == "hyperprover.envs.cli" else rest)

@@ -1,4 +1,4 @@
-"""The backward-proving protocol every formal system implements, and the env registry.
+"""The backward-proving protocol every formal system implements (systems.py lists the systems).
 
 The search only ever sees this module: goals are opaque, immutable values with a canonical `key`
 (identical subgoals are merged by it), tactics are plain text, and applying a tactic gives either
@@ -133,25 +133,10 @@ class BackwardEnv(Protocol):
         ...
 
 
-EnvFactory = Callable[..., BackwardEnv]
-_REGISTRY: dict[str, tuple[str, str]] = {
-    # name -> (module, factory function); imported lazily so that `hyperprover --help` stays fast. The eq and
-    # sr factories live with the theorem splits, which are built on the env module and wired into it there
-    "coq": ("hyperprover.envs.coq.env", "make_env"),
-    "eq": ("hyperprover.envs.equations.splits", "make_env"),
-    "mm": ("hyperprover.envs.metamath.env", "make_env"),
-    "sr": ("hyperprover.envs.sr.splits", "make_env"),
-}
-
-
-def register_env(name: str, module: str, factory: str) -> None:
-    if name in _REGISTRY and _REGISTRY[name] != (module, factory):
-        raise ValueError(f"env {name!r} is already registered to {_REGISTRY[name]}")
-    _REGISTRY[name] = (module, factory)
-
-
 def env_names() -> list[str]:
-    return sorted(_REGISTRY)
+    from hyperprover.envs.systems import systems
+
+    return sorted(systems())
 
 
 # proofs as JSON (the `proof` of a results line, data files)
@@ -173,18 +158,10 @@ def proof_from_json(env: BackwardEnv, d: Mapping[str, Any]) -> ProofNode:
 
 
 def make_env(name: str, **kwargs: Any) -> BackwardEnv:
-    import importlib
+    """The env of the system `name` (envs/systems.py), with keyword overrides of its options."""
+    from hyperprover.envs.systems import load, system
 
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown env {name!r}; choose one of {', '.join(env_names())}")
-    module, factory = _REGISTRY[name]
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:
-            raise NotImplementedError(f"env {name!r} has not landed yet ({module} is missing)") from e
-        raise
-    env: BackwardEnv = getattr(mod, factory)(**kwargs)
+    env: BackwardEnv = load(system(name).env)(**kwargs)
     return env
 
 

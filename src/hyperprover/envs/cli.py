@@ -1,7 +1,7 @@
 """`hyperprover data` and `hyperprover check`: dispatch on `--env` to the env's own cli module.
 
-Each env package may provide `cli.py` with `data_main(argv) -> int` and `check_main(argv) -> int`;
-argv is what follows the command, without `--env NAME`.
+A system names its cli module in its descriptor (envs/systems.py), with `data_main(argv) -> int` and
+`check_main(argv) -> int`; argv is what follows the command, without `--env NAME`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-
-ENV_PACKAGES = {"coq": "coq", "eq": "equations", "mm": "metamath", "sr": "sr"}
 
 
 def _split_env(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -31,27 +29,22 @@ def _split_env(argv: list[str]) -> tuple[str | None, list[str]]:
 
 
 def main(argv: Sequence[str]) -> int:
+    from hyperprover.envs.systems import systems
+
     command, args = argv[0], list(argv[1:])
     env, rest = _split_env(args)
+    names = list(systems())
     if env is None:
         if "-h" in rest or "--help" in rest or not rest:
-            print(f"usage: hyperprover {command} --env {{{','.join(ENV_PACKAGES)}}} ...\n"
+            print(f"usage: hyperprover {command} --env {{{','.join(names)}}} ...\n"
                   f"`hyperprover {command} --env NAME --help` lists that env's options.")
             return 0 if rest else 2
-        print(f"hyperprover {command}: --env is required (one of {', '.join(ENV_PACKAGES)})", file=sys.stderr)
+        print(f"hyperprover {command}: --env is required (one of {', '.join(names)})", file=sys.stderr)
         return 2
-    if env not in ENV_PACKAGES:
-        print(f"hyperprover {command}: unknown env '{env}' (one of {', '.join(ENV_PACKAGES)})", file=sys.stderr)
+    if env not in names:
+        print(f"hyperprover {command}: unknown env '{env}' (one of {', '.join(names)})", file=sys.stderr)
         return 2
-    module_name = f"hyperprover.envs.{ENV_PACKAGES[env]}.cli"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name and module_name.startswith(e.name):
-            print(f"hyperprover {command} --env {env}: not available yet", file=sys.stderr)
-            return 2
-        raise
-    fn = getattr(module, f"{command}_main", None)
+    fn = getattr(importlib.import_module(systems()[env].cli), f"{command}_main", None) if systems()[env].cli else None
     if fn is None:
         print(f"hyperprover {command} --env {env}: not available for this env", file=sys.stderr)
         return 2

@@ -118,8 +118,9 @@ def prove_file(cfg: ProveConfig) -> int:
     file = Path(cfg.file).resolve()
     if file.suffix != ".v":
         raise ConfigError(f"--file {cfg.file}: not a Coq file (.v)")
-    load_path = cfg.coq.load_path or project_load_path(file)
-    cfg.coq = replace(cfg.coq, library_root=str(file.parent), load_path=load_path)  # its contexts: the file
+    coq = getattr(cfg, "coq")  # noqa: B009 - the systems' sections are not known to the type checker
+    load_path = coq.load_path or project_load_path(file)
+    setattr(cfg, "coq", replace(coq, library_root=str(file.parent), load_path=load_path))  # noqa: B010 - its contexts: the file
     out = Path(cfg.out).resolve() if cfg.out else file.with_name(f"{file.stem}_proved.v")
     try:
         lemmas = admitted_lemmas(file, load_path)

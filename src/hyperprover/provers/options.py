@@ -8,13 +8,11 @@ import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hyperprover.config import ConfigError, opt, section
 from hyperprover.envs.base import BackwardEnv, make_env
-from hyperprover.envs.coq.config import CoqConfig
-from hyperprover.envs.metamath.config import MetamathConfig
-from hyperprover.envs.sr.config import SRConfig
+from hyperprover.envs.systems import with_system_sections
 from hyperprover.search.config import PROVERS, SEARCH_PRESETS, ProverConfig, SearchConfig
 from hyperprover.search.expander import DecodingConfig, Expander, enumerable
 from hyperprover.search.prover import BatchTrace, Prover
@@ -25,33 +23,29 @@ EXPANDERS = ("model", "uniform")
 
 
 @dataclass
-class ProvingOptions:
-    """Mixed into the prove and eval configs."""
+class ProvingOptionsBase:
+    """Mixed into the prove, eval and online configs (as ProvingOptions, with the systems' sections)."""
 
-    env: str = opt("eq", "formal system: eq | mm | sr | coq")
+    env: str = opt("eq", "formal system: eq, mm, coq, sr, or another of envs/systems.py")
     expander: str = opt("model", "what proposes tactics: model (the transformer of --reload_model) or uniform "
                                  "(no model: every complete applicable tactic, uniform priors, critic 0.5; the "
                                  "floor a learned prover is compared with)", choices=EXPANDERS)
     reload_model: str = opt("", "checkpoint (.pth) of the model that proposes tactics")
     device: str = opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
-    prover: str = opt("htps", "search: htps, bfs (best-first by cumulative log-prob) or greedy", choices=PROVERS)
+    prover: str = opt("htps", "search: htps, bfs (best-first by cumulative log-prob) or greedy", choices=tuple(PROVERS))
     n_simultaneous_proofs: int = opt(8, "searches kept alive at once; their goals share one model call", min=1)
     env_workers: int = opt(0, "processes applying tactics (0: in this process)", min=0)
     search: SearchConfig = section(SearchConfig, "search parameters")
     decoding: DecodingConfig = section(DecodingConfig, "tactic decoding")
-    mm: MetamathConfig = section(MetamathConfig, "Metamath database and splits (with --env mm)")
-    coq: CoqConfig = section(CoqConfig, "Coq library, splits and preload (with --env coq)")
-    sr: SRConfig = section(SRConfig, "SymbolicRegression environment (with --env sr)")
 
     def record_params(self) -> dict[str, Any]:
-        """The settings each attempt's record carries (and, on Coq, what coqtop ran before any context, which
-        coqc needs to re-check a proof: `hyperprover check --env coq`)."""
+        """The settings each attempt's record carries, and what the env's section adds (`record_params`: on Coq,
+        what coqc needs to re-check a proof, `hyperprover check --env coq`)."""
         out: dict[str, Any] = {"prover": self.prover, "expander": self.expander,
                                "search": dataclasses.asdict(self.search), "decoding": dataclasses.asdict(self.decoding)}
-        if self.env == "coq":
-            out["coq_library_root"] = self.coq.library_root  # where the lemma's file is, for coqc
-            if self.coq.preloaded():
-                out["coq_preload"] = self.coq.preloaded()
+        add = getattr(getattr(self, self.env, None), "record_params", None)
+        if add is not None:  # e.g. where a Coq lemma's file is, which coqc needs
+            out.update(add())
         return out
 
     def prover_config(self) -> ProverConfig:
@@ -65,6 +59,12 @@ class ProvingOptions:
         if dataclasses.is_dataclass(options) and not isinstance(options, type):
             kwargs = dataclasses.asdict(options)
         return functools.partial(make_env, self.env, **kwargs)
+
+
+if TYPE_CHECKING:  # the sections are known at run time only
+    ProvingOptions = ProvingOptionsBase
+else:
+    ProvingOptions = with_system_sections(ProvingOptionsBase, provers=True)
 
 
 @dataclass

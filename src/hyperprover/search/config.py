@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from hyperprover.config import ConfigError, opt
 
-PROVERS = ("htps", "bfs", "greedy")
+# the one prover registry: name -> the Search class (search/prover.py imports it when a prover is built)
+PROVERS = {"htps": "hyperprover.search.htps:HTPS", "bfs": "hyperprover.search.bfs:BestFirst",
+           "greedy": "hyperprover.search.greedy:Greedy"}
 TACTIC_MASKS = ("all", "", "solving", "proof", "minproof", "minproof-solving")
 
 
@@ -78,7 +80,7 @@ class ProverConfig:
     """How many searches run at once and where tactics are applied."""
 
     prover: str = opt("htps", "search algorithm: htps, bfs (best-first by cumulative log-prob) or greedy",
-                      choices=PROVERS)
+                      choices=tuple(PROVERS))
     n_simultaneous_proofs: int = opt(8, "searches kept alive at once; their goals share one model call",
                                      min=1)
     env_workers: int = opt(0, "processes applying tactics (0: in this process)", min=0)

@@ -10,6 +10,7 @@ with the checker's message in `error`. `on_batch` sees every step (`hyperprover 
 from __future__ import annotations
 
 import gc
+import importlib
 import random
 import time
 import traceback
@@ -18,23 +19,24 @@ from dataclasses import dataclass, field
 
 from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticResult, Theorem
 from hyperprover.search.api import Search
-from hyperprover.search.bfs import BestFirst
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
 from hyperprover.search.env_pool import EnvPool
 from hyperprover.search.expander import DecodingConfig, Expander, Expansion, keep_best
-from hyperprover.search.greedy import Greedy
-from hyperprover.search.htps import HTPS
 from hyperprover.search.samples import Samples, Tokenizer
 
-SEARCHES: dict[str, Callable[..., Search]] = {"htps": HTPS, "bfs": BestFirst, "greedy": Greedy}
+
+def search_class(kind: str) -> Callable[..., Search]:
+    """The Search class of a prover name (search/config.py: PROVERS)."""
+    if kind not in PROVERS:
+        raise ValueError(f"unknown prover {kind!r}; choose one of {', '.join(PROVERS)}")
+    module, _, name = PROVERS[kind].partition(":")
+    cls: Callable[..., Search] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def make_search(kind: str, goal: Goal, cfg: SearchConfig, label: str = "", tokenizer: Tokenizer | None = None,
                 rng: random.Random | None = None) -> Search:
-    if kind not in SEARCHES:
-        raise ValueError(f"unknown prover {kind!r}; choose one of {', '.join(PROVERS)}")
-    search: Search = SEARCHES[kind](goal, cfg, label, tokenizer, rng)
-    return search
+    return search_class(kind)(goal, cfg, label, tokenizer, rng)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,7 @@ class Prover:
             gc.freeze()
             young, middle, full = gc.get_threshold()
             gc.set_threshold(young, middle, max(full, 100))
-        if cfg.prover not in SEARCHES:
-            raise ValueError(f"unknown prover {cfg.prover!r}; choose one of {', '.join(PROVERS)}")
+        search_class(cfg.prover)  # an unknown name fails here, before anything starts
         self.env, self.expander, self.search_cfg, self.decoding, self.cfg = env, expander, search, decoding, cfg
         self.on_batch, self.per_theorem = on_batch, per_theorem
         self.pool = EnvPool(env, cfg.env_workers, env_factory, timed=search.proof_stype == "time")

@@ -1,15 +1,13 @@
-"""`hyperprover train` options: the root TrainConfig and its sections (model, batch, latex, eq)."""
+"""`hyperprover train` options: the root TrainConfig and its sections (model, batch, latex, and one per formal
+system: eq, mm, coq, sr, ..., from envs/systems.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hyperprover.config import ConfigError, opt, section
-from hyperprover.envs.coq.config import CoqConfig
-from hyperprover.envs.equations.config import EquationsConfig
-from hyperprover.envs.metamath.config import MetamathConfig
-from hyperprover.envs.sr.config import SRConfig
+from hyperprover.envs.systems import with_system_sections
 from hyperprover.experiment import RunConfig
 from hyperprover.model.config import ModelConfig
 
@@ -37,14 +35,12 @@ class LatexConfig:
 
 
 @dataclass
-class TrainConfig(RunConfig):
+class TrainConfigBase(RunConfig):
+    """TrainConfig without the systems' sections (with_system_sections adds them, below)."""
+
     model: ModelConfig = section(ModelConfig, "transformer sizes and options")
     batch: BatchConfig = section(BatchConfig, "batching")
     latex: LatexConfig = section(LatexConfig, "text corpus for MASS pretraining")
-    eq: EquationsConfig = section(EquationsConfig, "Equations environment and generators")
-    mm: MetamathConfig = section(MetamathConfig, "Metamath database and splits")
-    coq: CoqConfig = section(CoqConfig, "Coq library and splits")
-    sr: SRConfig = section(SRConfig, "SymbolicRegression environment and generator")
     tasks: str = opt("", "comma list of tasks, e.g. latex_mass or eq_bwd_rwalk_seq2seq,eq_critic_rwalk_seq2seqtok")
     tasks_weight: str = opt("", "comma list of relative weights of the trained tasks (empty: uniform)")
     no_train: str = opt("", "comma list of tasks that are evaluated but never trained on")
@@ -72,6 +68,12 @@ class TrainConfig(RunConfig):
     vocab_samples: int = opt(20000, "training examples read per generated task to build the dictionary", min=0)
     device: str = opt("auto", "auto (cuda when available), cpu or cuda", choices=("auto", "cpu", "cuda"))
     cpu_threads: int = opt(0, "torch threads on CPU (0: torch's default)", min=0)
+
+
+if TYPE_CHECKING:  # the sections are known at run time only; code outside a system reads them with getattr
+    TrainConfig = TrainConfigBase
+else:
+    TrainConfig = with_system_sections(TrainConfigBase)
 
 
 def split_list(s: str) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from hyperprover.config import ConfigError, help_text, load_config
+from hyperprover.envs.systems import systems
 from hyperprover.experiment import check_run_names
 from hyperprover.model.checkpoint import CheckpointError
 from hyperprover.model.dictionary import DictionaryError
@@ -36,8 +37,8 @@ DESCRIPTION = "Train the encoder-decoder on tasks (MASS pretraining, supervised 
 # the options a resumed run must share with its folder's params.json: the model, its data and how it learns
 # (a resumed run takes the model and optimizer from checkpoint.pth, whatever these say). Not among them: when
 # it stops (max_epoch, max_time_min: the demo extends a run), what it evaluates, how fast or where it runs.
-TRAIN_DEFINING = ("model", "tasks", "tasks_weight", "no_train", "eq", "mm", "sr", "coq", "latex", "batch",
-                  "optimizer", "clip_grad_norm", "accumulate_gradients", "label_smoothing_eps", "reload_model", "seed",
+TRAIN_DEFINING = ("model", "tasks", "tasks_weight", "no_train", *systems(), "latex", "batch", "optimizer",
+                  "clip_grad_norm", "accumulate_gradients", "label_smoothing_eps", "reload_model", "seed",
                   "env_base_seed", "vocab_samples", "debug")
 
 

@@ -3,7 +3,7 @@
 Records are (input tokens, output tokens) for `seq2seq`, (input tokens, target probability of SOLVABLE)
 for `critic`, and word chunks for `mass`. A factory is registered for a regular expression over task
 names (`register_task`), so new data sources are small additions:
-- `mm_*` and `coq_*` tasks: register a factory reading the env's tactic data;
+- a formal system's tasks: declared by its package (`envs/<system>/system.py`), registered below;
 - `*_mcts_*` tasks: records from a JSON-lines file (`file_task`, below, already handles
   `{"x": [...], "y": [...]}` and `{"x": [...], "q": 0.7}` lines in `<dir>/<task>.<split>.jsonl`, dir from
   the environment variable HYPERPROVER_TASK_DATA) or from a replay buffer (a factory whose `train`
@@ -111,116 +111,45 @@ register_task(r"latex_mass", _latex_task, "latex_mass")
 
 
 # ---------------------------------------------------------------------------------------------------
-# Equations: thin adapters over hyperprover.envs.equations.data
+# the tasks of each formal system (envs/<system>/system.py: TaskSpec, made into Records there)
 
 
-def _eq_data() -> Any:
-    try:
-        from hyperprover.envs.equations import data
-    except ImportError as e:
-        raise TaskError(f"Equations tasks need hyperprover.envs.equations.data, which is not available ({e})") from e
-    return data
+def _system_task(system: str, factory: str) -> TaskFactory:
+    def make(name: str, cfg: Any) -> Task:
+        from hyperprover.envs.systems import load
+
+        try:
+            source = load(factory)(name, cfg)
+        except ValueError as e:  # a name the pattern admits but the system does not make, or missing data
+            raise TaskError(str(e)) from None
+        if source.objective == "critic":
+            def record(x: Any, t: Any) -> Record:
+                return CriticRecord(tuple(x), float(t))
+        else:
+            def record(x: Any, t: Any) -> Record:
+                return Seq2SeqRecord(tuple(x), tuple(t))
+
+        def train(seed: int) -> Iterator[Record]:
+            for x, t in source.train(seed):
+                yield record(x, t)
+
+        def split(split: str, n: int) -> list[Record]:
+            return [record(x, t) for x, t in source.split(split, n)]
+
+        return Task(name, source.objective, train, split, source.vocabulary, env=system)
+
+    return make
 
 
-def _eq_vocabulary(cfg: Any) -> Callable[[], Iterable[str]] | None:
-    """The env's full vocabulary when it can list it (rare rule names may be missing from samples)."""
-    try:
-        from hyperprover.envs.equations import env as eq_env
-    except ImportError:
-        return None
-    fn = getattr(eq_env, "vocabulary", None)
-    eq_cfg, max_len = cfg.eq, cfg.batch.max_len
+def _register_system_tasks() -> None:
+    from hyperprover.envs.systems import systems
 
-    def vocab() -> Iterable[str]:
-        if fn is not None:
-            return list(fn(eq_cfg))
-        # until the env lists its vocabulary: every word a tactic can hold besides expression tokens
-        # (those are frequent and come from samples): rule names, markers, rewrite positions
-        from hyperprover.envs.equations import tactics
-        from hyperprover.envs.equations.library import rules_for_dataset
-
-        words = [r.name for r in rules_for_dataset(eq_cfg.dataset)]
-        words += [tactics.TRANSFORM, tactics.ASSERT, tactics.FORWARD, tactics.BACKWARD, tactics.SUBST,
-                  tactics.SUBST_NAME, tactics.SUBST_END]
-        return words + [f"<PREFIX_{i}>" for i in range(min(max_len, eq_cfg.max_prefix_pos + 1))]
-
-    return vocab
+    for system in systems().values():
+        for spec in system.tasks:
+            register_task(spec.pattern, _system_task(system.name, spec.factory), spec.example)
 
 
-def _eq_task(name: str, cfg: Any) -> Task:
-    m = re.fullmatch(r"eq_(bwd|critic)_(rwalk|idwalk|graph)_(seq2seq|seq2seqtok)", name)
-    if m is None or (m.group(1) == "bwd") != (m.group(3) == "seq2seq"):
-        raise TaskError(f"unknown task {name!r}: Equations tasks are eq_bwd_<rwalk|idwalk|graph>_seq2seq "
-                        "and eq_critic_<rwalk|idwalk|graph>_seq2seqtok")
-    data = _eq_data()
-    gen, eq_cfg = m.group(2), cfg.eq
-    bwd = m.group(1) == "bwd"
-    kind = "seq2seq" if bwd else "critic"  # the task objective and the kind of data.split_examples
-    examples = data.seq2seq_examples if bwd else data.critic_examples
-
-    def record(x: Any, target: Any) -> Record:
-        return Seq2SeqRecord(tuple(x), tuple(target)) if bwd else CriticRecord(tuple(x), float(target))
-
-    def train(seed: int) -> Iterator[Record]:
-        for x, target in examples(gen, seed, eq_cfg):
-            yield record(x, target)
-
-    def split(split: str, n: int) -> list[Record]:
-        return [record(x, t) for x, t in data.split_examples(gen, split, kind=kind, n=n, cfg=eq_cfg)]
-
-    return Task(name, kind, train, split, _eq_vocabulary(cfg), env="eq")
-
-
-register_task(r"eq_(bwd|critic)_\w+", _eq_task, "eq_bwd_<rwalk|idwalk|graph>_seq2seq, "
-              "eq_critic_<rwalk|idwalk|graph>_seq2seqtok")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Metamath (human proofs of the database) and SymbolicRegression (generated trajectories)
-
-
-def _pairs_task(name: str, train_pairs: Callable[[int], Iterator[tuple[list[str], list[str]]]],
-                split_pairs: Callable[[str, int], list[tuple[list[str], list[str]]]],
-                vocabulary: Callable[[], Iterable[str]], env: str) -> Task:
-    def train(seed: int) -> Iterator[Record]:
-        for x, y in train_pairs(seed):
-            yield Seq2SeqRecord(tuple(x), tuple(y))
-
-    def split(split: str, n: int) -> list[Record]:
-        return [Seq2SeqRecord(tuple(x), tuple(y)) for x, y in split_pairs(split, n)]
-
-    return Task(name, "seq2seq", train, split, vocabulary, env=env)
-
-
-def _mm_task(name: str, cfg: Any) -> Task:
-    from hyperprover.envs.metamath import data
-
-    mm_cfg = cfg.mm
-    return _pairs_task(name, lambda seed: data.seq2seq_examples("train", seed, mm_cfg),
-                       lambda split, n: data.split_examples(split, n, mm_cfg),
-                       lambda: data.vocabulary(data.default_env(mm_cfg)), env="mm")
-
-
-def _coq_task(name: str, cfg: Any) -> Task:
-    from hyperprover.envs.coq import data
-
-    coq_cfg = cfg.coq
-    return _pairs_task(name, lambda seed: data.seq2seq_examples("train", seed, coq_cfg),
-                       lambda split, n: data.split_examples(split, n, coq_cfg),
-                       lambda: data.vocabulary(coq_cfg), env="coq")
-
-
-def _sr_task(name: str, cfg: Any) -> Task:
-    from hyperprover.envs.sr import data
-
-    sr_cfg = cfg.sr
-    return _pairs_task(name, lambda seed: data.seq2seq_examples(seed, sr_cfg),
-                       lambda split, n: data.split_examples(split, n, sr_cfg), data.vocabulary, env="sr")
-
-
-register_task(r"mm_x2y_goal--tactic_seq2seq", _mm_task, "mm_x2y_goal--tactic_seq2seq")
-register_task(r"sr_bwd_rwalk_seq2seq", _sr_task, "sr_bwd_rwalk_seq2seq")
-register_task(r"coq_x2y_goal--tactic_seq2seq", _coq_task, "coq_x2y_goal--tactic_seq2seq")
+_register_system_tasks()
 
 
 # ---------------------------------------------------------------------------------------------------

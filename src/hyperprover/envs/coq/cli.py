@@ -7,10 +7,12 @@ One line per theorem (accepted/REJECTED with coqc's message) and a total; exit 0
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,32 +56,47 @@ def data_main(argv: Sequence[str]) -> int:
     from pathlib import Path
 
     from hyperprover.envs.coq.config import CoqConfig
-    from hyperprover.envs.coq.library import write_extraction, write_mass_corpus
+    from hyperprover.envs.coq.libraries import DEBIAN, libraries
+    from hyperprover.envs.coq.library import ensure_extraction, write_extraction, write_mass_corpus
 
     p = _Parser(prog="hyperprover data", description="Replay every proof of Coq library directories in coqtop and "
                 "write the (goal, tactic) steps, the lemmas, a report of what failed and why, and mass/*.txt: the "
-                "sources as text for MASS pretraining, the valid and test lemmas of the default split apart.")
+                "sources as text for MASS pretraining, the valid and test lemmas of the default split apart. With "
+                "--libraries: replay each library into the cache that --coq.libraries reads, and print its rate.")
     p.add_argument("--root", default=CoqConfig.library_root, help="the library root (Debian: libcoq-stdlib)")
     p.add_argument("--dirs", default=CoqConfig.library_dirs, help="comma list of folders under root")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", default="", help="output folder (required without --libraries)")
+    p.add_argument("--libraries", default="", help=f"comma list of libraries: Debian's ({', '.join(DEBIAN)}) "
+                   "or folders of .v files")
     p.add_argument("--quiet", action="store_true", help="no line per file")
     try:
         args = p.parse_args(list(argv))
+        if not args.libraries and not args.out:
+            p.error("give --out (a folder for the replayed proofs) or --libraries")
     except SystemExit as e:
         return int(e.code or 0)
-    dirs = tuple(d for d in args.dirs.split(",") if d)
     try:
+        if args.libraries:
+            for lib in libraries(args.libraries):
+                folder = ensure_extraction(lib.root, lib.dirs)
+                print(f"{lib.name}: {_summary(json.loads((folder / 'report.json').read_text()))}; {folder}")
+            return 0
+        dirs = tuple(d for d in args.dirs.split(",") if d)
         r = write_extraction(args.root, dirs, Path(args.out), progress=not args.quiet)
         cfg = CoqConfig()
         lines = write_mass_corpus(args.root, args.out, cfg.split_seed, cfg.n_valid, cfg.n_test,
                                   Path(args.out) / "mass")
-    except OSError as e:
+    except (OSError, ValueError) as e:
         print(f"hyperprover data: {e}", file=sys.stderr)
         return 2
-    ok, failed = r["lemmas"].get("ok", 0), r["lemmas"].get("failed", 0)
-    print(f"{r['files']} files: {ok} lemmas replayed of {ok + failed} ({100 * r['replayed_share']:.1f}%; "
-          f"{r['lemmas'].get('admitted', 0)} admitted in the source), {r['steps']} steps, {r['time_s']} s; "
-          f"{Path(args.out) / 'report.json'}")
+    print(f"{_summary(r)}; {Path(args.out) / 'report.json'}")
     print(f"MASS corpus (--latex.data_dir {Path(args.out) / 'mass'}): {lines['train']} sentences in train.txt; "
           f"those of the valid and test lemmas of the default split apart ({lines['valid']}, {lines['test']})")
     return 0
+
+
+def _summary(report: dict[str, Any]) -> str:
+    ok, failed = report["lemmas"].get("ok", 0), report["lemmas"].get("failed", 0)
+    return (f"{report['files']} files: {ok} lemmas replayed of {ok + failed} ({100 * report['replayed_share']:.1f}%; "
+            f"{report['lemmas'].get('admitted', 0)} admitted in the source), {report['steps']} steps, "
+            f"{report['time_s']} s")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from hyperprover.config import opt
+from hyperprover.envs.coq.libraries import DEBIAN, Library, libraries
 
 STDLIB = "/usr/lib/ocaml/coq/theories"
 STD_CONTEXT = "Require Import Arith Bool List Lia."  # the context `std` of goals typed by hand
@@ -24,7 +26,12 @@ class CoqConfig:
     library_dirs: str = opt("Arith,Bool,Lists,Logic,Sorting,ZArith", "comma list of folders under library_root")
     data_dir: str = opt("", "the replayed proofs (`hyperprover data --env coq --out DIR`); empty: a cache folder, "
                             "made on first use (about a minute)")
-    split_seed: int = opt(0, "seed that draws the valid and test lemmas")
+    libraries: str = opt("", "comma list of more libraries whose replayed proofs are training data and whose "
+                             f"lemmas join the train split: Debian's ({', '.join(DEBIAN)}) or folders of .v files")
+    cross_libraries: str = opt("", "comma list of libraries whose lemmas make the `cross` split, a cross-project "
+                                   "test: never trained on (as --coq.libraries)")
+    n_cross: int = opt(500, "lemmas drawn from the cross libraries for the cross split", min=0)
+    split_seed: int = opt(0, "seed that draws the valid, test and cross lemmas")
     n_valid: int = opt(500, "lemmas in the valid split", min=0)
     n_test: int = opt(500, "lemmas in the test split", min=0)
     load_path: str = opt("", "coqtop and coqc options that map a project's folders to logical names, e.g. "
@@ -58,8 +65,35 @@ class CoqConfig:
             limits += [self.automation_timeout_s, self.hammer_timeout_s]
         return max(limits)
 
+    def record_params(self) -> dict[str, str]:
+        """What an attempt's record carries so that coqc can re-check its proof (`hyperprover check`): where
+        the lemma's file is and what coqtop ran before any context."""
+        out = {"coq_library_root": self.library_root}
+        for key in ("libraries", "cross_libraries"):
+            if getattr(self, key):
+                out[f"coq_{key}"] = getattr(self, key)
+        if self.preloaded():
+            out["coq_preload"] = self.preloaded()
+        return out
+
     def coq_args(self) -> tuple[str, ...]:
         return tuple(shlex.split(self.load_path))
 
     def dirs(self) -> tuple[str, ...]:
         return tuple(d for d in self.library_dirs.split(",") if d)
+
+    def more_libraries(self) -> tuple[tuple[Library, ...], tuple[Library, ...]]:
+        """The training libraries and the cross-project ones (a library cannot be both)."""
+        train, cross = libraries(self.libraries), libraries(self.cross_libraries)
+        both = {lib.name for lib in train} & {lib.name for lib in cross}
+        if both:
+            raise ValueError(f"Coq library {sorted(both)[0]} is in both --coq.libraries and --coq.cross_libraries")
+        return train, cross
+
+    def source(self, file: str) -> Path:
+        """The .v file a lemma's label names: under library_root, else under the root of a library in use."""
+        train, cross = self.more_libraries()
+        for root in dict.fromkeys([self.library_root, *(lib.root for lib in (*train, *cross))]):
+            if (Path(root) / file).is_file():
+                return Path(root) / file
+        return Path(self.library_root) / file

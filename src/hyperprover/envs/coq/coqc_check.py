@@ -80,7 +80,7 @@ def library_context(label: str, cfg: CoqConfig) -> tuple[list[str], str, list[st
     m = LIBRARY_LABEL.match(label)
     if m is None:
         return None
-    text = sentences((Path(cfg.library_root) / m["file"]).read_text(encoding="utf-8"))
+    text = sentences(cfg.source(m["file"]).read_text(encoding="utf-8"))
     before, statement = text[: int(m["index"])], text[int(m["index"])]
     open_blocks: list[tuple[str, int]] = []  # name, index of the opening sentence
     for i, s in enumerate(before):
@@ -128,9 +128,11 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
         try:
             # what the prover's coqtop ran before any context (benchmarks/coq_sauto.py records Hammer's import)
             preload = str(record.params.get("coq_preload", ""))
-            root = str(record.params.get("coq_library_root", cfg.library_root))  # the eval's library
-            (out / name).write_text(proof_file(label, proof, replace(cfg, library_root=root), preload))
-        except (GoalDisplayError, KeyError, TypeError, OSError) as e:
+            used = replace(cfg, library_root=str(record.params.get("coq_library_root", cfg.library_root)),
+                           libraries=str(record.params.get("coq_libraries", "")),
+                           cross_libraries=str(record.params.get("coq_cross_libraries", "")))  # the eval's
+            (out / name).write_text(proof_file(label, proof, used, preload))
+        except (GoalDisplayError, KeyError, TypeError, OSError, ValueError) as e:
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue
         try:

@@ -4,27 +4,31 @@ task `coq_x2y_goal--tactic_seq2seq`. Goals are what the model reads in a search 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
 from hyperprover.envs.coq.config import AUTOMATION_TACTICS, CoqConfig
 from hyperprover.envs.coq.goals import TOKEN
-from hyperprover.envs.coq.library import ensure_extraction, load_splits, steps_of
+from hyperprover.envs.coq.library import LemmaRef, split_lemmas, steps_of
 
 Pair = tuple[list[str], list[str]]
 
 
 @cache
-def _pairs(root: str, dirs: tuple[str, ...], data_dir: str, seed: int, n_valid: int, n_test: int,
-           split: str) -> tuple[Pair, ...]:
-    folder = str(ensure_extraction(root, dirs, data_dir))
-    lemmas = load_splits(folder, seed, n_valid, n_test)[split]
-    return tuple((goal.tokens(), TOKEN.findall(tactic)) for goal, tactic in steps_of(folder, lemmas))
+def _pairs(fields: tuple[Any, ...], split: str) -> tuple[Pair, ...]:
+    by_folder: dict[str, list[LemmaRef]] = {}
+    for folder, lemma in split_lemmas(CoqConfig(*fields), split):
+        by_folder.setdefault(folder, []).append(lemma)
+    return tuple((goal.tokens(), TOKEN.findall(tactic)) for folder, lemmas in by_folder.items()
+                 for goal, tactic in steps_of(folder, tuple(lemmas)))
 
 
 def pairs(split: str, cfg: CoqConfig) -> tuple[Pair, ...]:
-    return _pairs(cfg.library_root, cfg.dirs(), cfg.data_dir, cfg.split_seed, cfg.n_valid, cfg.n_test, split)
+    """The (goal, tactic) steps of the lemmas of `split` (split_lemmas), library by library in file order."""
+    return _pairs(dataclasses.astuple(cfg), split)  # a config is not hashable; its fields are
 
 
 def seq2seq_examples(split: str, seed: int, cfg: CoqConfig) -> Iterator[Pair]:
@@ -44,7 +48,8 @@ def split_examples(split: str, n: int, cfg: CoqConfig) -> list[Pair]:
 
 
 def vocabulary(cfg: CoqConfig) -> list[str]:
-    """Every token of the goals and tactics of all splits (identifiers included: the library's own names)."""
+    """Every token of the goals and tactics of the train, valid and test splits (identifiers included: the
+    libraries' own names); not those of the cross libraries, which training never sees."""
     # the automation tactics too: human proofs seldom use them, and a model can only score words it has
     words: dict[str, None] = dict.fromkeys(["<HYP>", ":", ":=", "|-", *AUTOMATION_TACTICS])
     for split in ("train", "valid", "test"):

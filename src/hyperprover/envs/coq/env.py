@@ -74,10 +74,10 @@ class CoqEnv:
             self._ok(STD_CONTEXT)
         else:
             file, sep, index = context.rpartition("#")
-            path = Path(self.cfg.library_root) / file
+            path = self.cfg.source(file)
             if not sep or not index.isdigit() or not path.is_file():
                 raise CoqError(f"unknown Coq context {context!r}: `std` or FILE#INDEX of a file under "
-                               f"{self.cfg.library_root}")
+                               f"{self.cfg.library_root} or a library of --coq.libraries")
             report = run_prefix(self.top, path, int(index))
             if report.aborted:
                 raise CoqError(f"context {context}: {report.aborted}")
@@ -226,16 +226,15 @@ class CoqEnv:
         return goal.text()
 
     def theorems(self, split: str) -> list[Theorem]:
-        """The lemmas of `split` (train, valid or test) of the library whose proofs replayed, each in the
-        context of its file before it."""
-        from hyperprover.envs.coq.library import ensure_extraction, load_splits
+        """The lemmas of `split` whose proofs replayed, each in the context of its file before it: train, valid
+        or test of the library, train with every lemma of --coq.libraries, or cross (--coq.cross_libraries)."""
+        from hyperprover.envs.coq.library import split_lemmas
 
-        if split not in ("train", "valid", "test"):
-            raise KeyError(f"coq env: no split {split!r}; splits are train, valid, test (or prove goals of a "
-                           "file with `hyperprover eval --env coq --theorems_file FILE`)")
-        folder = ensure_extraction(self.cfg.library_root, self.cfg.dirs(), self.cfg.data_dir)
-        lemmas = load_splits(str(folder), self.cfg.split_seed, self.cfg.n_valid, self.cfg.n_test)[split]
-        return [Theorem(m.label, CoqGoal(m.context, m.goal, m.exact), split, {"file": m.file}) for m in lemmas]
+        if split not in ("train", "valid", "test", "cross"):
+            raise KeyError(f"coq env: no split {split!r}; splits are train, valid, test, cross (or prove the "
+                           "lemmas of a file with `hyperprover prove --env coq --file FILE`)")
+        return [Theorem(m.label, CoqGoal(m.context, m.goal, m.exact), split, {"file": m.file})
+                for _, m in split_lemmas(self.cfg, split)]
 
     def file_theorems(self, path: str | Path) -> list[Theorem]:
         """The top-level lemmas of a .v file (their statements only), under the default context."""

@@ -9,7 +9,9 @@ to a temporary folder and renamed, so a half-written cache is never read. Only J
 The lemmas whose proof replayed become theorems; their order (file, sentence) is shuffled by
 `split_seed`, the first `n_valid` are `valid`, the next `n_test` are `test`, the rest `train`. A lemma's
 goal lives in the context `FILE#INDEX`: the file's sentences before the one that states it, so the lemma
-and everything after it in its file are unknown while it is proved.
+and everything after it in its file are unknown while it is proved. More libraries (libraries.py: stdpp,
+flocq, mathcomp, ...) are replayed the same way, each into its own cache folder: all their lemmas are
+training lemmas (`--coq.libraries`), or a cross-project test never trained on (`--coq.cross_libraries`).
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hyperprover.envs.coq.config import CoqConfig
 from hyperprover.envs.coq.extract import library_files, replay
 from hyperprover.envs.coq.goals import TOKEN, Sequent
 from hyperprover.envs.coq.sentences import sentences
 
 CACHE_FORMAT = "hyperprover coq library 2"  # change when extract.py's records change
-SPLITS = ("train", "valid", "test")
+SPLITS = ("train", "valid", "test")  # of the main library; `cross` draws from other libraries
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ def ensure_extraction(root: str, dirs: tuple[str, ...], folder: str = "") -> Pat
     out = cache_folder(root, dirs)
     if (out / "report.json").is_file():
         return out
-    print(f"coq: replaying the proofs of {', '.join(dirs)} under {root} once (about a minute) into {out}",
+    print(f"coq: replaying the proofs of {', '.join(dirs)} under {root} once (a minute for the stdlib's six "
+          f"default folders, up to an hour for a large library) into {out}",
           file=sys.stderr, flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
@@ -136,15 +140,39 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 @cache
-def load_splits(folder: str, split_seed: int, n_valid: int, n_test: int) -> dict[str, tuple[LemmaRef, ...]]:
+def replayed_lemmas(folder: str) -> tuple[LemmaRef, ...]:
+    """The lemmas of an extraction whose proof replayed and whose goal has no existential variable, in file
+    order."""
     lemmas = [LemmaRef(d["file"], d["name"], int(d["index"]), Sequent.from_json(d["goal"]),
                        Sequent.from_json(d["exact"]))
               for d in _lines(Path(folder) / "lemmas.jsonl") if d["status"] == "ok" and d["exact"] is not None]
-    lemmas = [m for m in lemmas if not m.exact.has_evars]
-    lemmas.sort(key=lambda m: (m.file, m.index))
+    return tuple(sorted((m for m in lemmas if not m.exact.has_evars), key=lambda m: (m.file, m.index)))
+
+
+@cache
+def load_splits(folder: str, split_seed: int, n_valid: int, n_test: int) -> dict[str, tuple[LemmaRef, ...]]:
+    lemmas = list(replayed_lemmas(folder))
     random.Random(split_seed).shuffle(lemmas)
     valid, test = lemmas[:n_valid], lemmas[n_valid: n_valid + n_test]
     return {"valid": tuple(valid), "test": tuple(test), "train": tuple(lemmas[n_valid + n_test:])}
+
+
+def split_lemmas(cfg: CoqConfig, split: str) -> list[tuple[str, LemmaRef]]:
+    """The lemmas of `split`, each with the extraction folder that holds its steps. train, valid and test
+    split the main library (`library_root`, `library_dirs`); train also holds every lemma of
+    `--coq.libraries`; cross is `n_cross` lemmas of `--coq.cross_libraries` drawn by `split_seed`."""
+    train_libs, cross_libs = cfg.more_libraries()
+    if split == "cross":
+        pool = [(str(f), m) for f in (ensure_extraction(lib.root, lib.dirs) for lib in cross_libs)
+                for m in replayed_lemmas(str(f))]
+        random.Random(cfg.split_seed).shuffle(pool)
+        return pool[: cfg.n_cross]
+    main = str(ensure_extraction(cfg.library_root, cfg.dirs(), cfg.data_dir))
+    out = [(main, m) for m in load_splits(main, cfg.split_seed, cfg.n_valid, cfg.n_test)[split]]
+    if split == "train":
+        out += [(str(f), m) for f in (ensure_extraction(lib.root, lib.dirs) for lib in train_libs)
+                for m in replayed_lemmas(str(f))]
+    return out
 
 
 def write_mass_corpus(root: str, folder: str, split_seed: int, n_valid: int, n_test: int, out: Path) -> dict[str, int]:
@@ -184,5 +212,5 @@ def steps_of(folder: str, lemmas: tuple[LemmaRef, ...]) -> list[tuple[Sequent, s
             if (d["file"], int(d["index"])) in keys]
 
 
-__all__ = ["LemmaRef", "cache_folder", "ensure_extraction", "load_splits", "steps_of", "write_extraction",
-           "write_mass_corpus"]
+__all__ = ["LemmaRef", "cache_folder", "ensure_extraction", "load_splits", "replayed_lemmas", "split_lemmas",
+           "steps_of", "write_extraction", "write_mass_corpus"]

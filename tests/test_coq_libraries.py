@@ -1,0 +1,94 @@
+"""More Coq libraries beside the main one: their lemmas join train (`--coq.libraries`) or make the cross-project
+split (`--coq.cross_libraries`), each replayed once into its own cache folder; coqc re-checks their proofs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hyperprover.envs.coq import data
+from hyperprover.envs.coq.config import CoqConfig
+from hyperprover.envs.coq.env import CoqEnv
+from hyperprover.envs.coq.libraries import DEBIAN, library
+
+DATA = Path(__file__).parent / "data"
+needs_coq = pytest.mark.skipif(shutil.which("coqtop") is None, reason="Coq is not installed (make setup does it)")
+
+
+def test_a_library_is_a_debian_name_or_a_folder(tmp_path: Path) -> None:
+    lib = library(str(DATA / "coq_sections"))
+    assert (lib.name, lib.root, lib.dirs) == ("coq_sections", str(DATA.resolve()), ("coq_sections",))
+    with pytest.raises(ValueError, match="unknown Coq library 'nope'.*stdpp"):
+        library("nope")
+    assert DEBIAN["mathcomp-ssreflect"].package == "libcoq-mathcomp-ssreflect"
+    both = CoqConfig(libraries=str(DATA / "coq_sections"), cross_libraries=str(DATA / "coq_sections"))
+    with pytest.raises(ValueError, match="coq_sections is in both"):
+        both.more_libraries()
+
+
+@needs_coq
+def test_train_and_cross_libraries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.cli import main
+
+    monkeypatch.setenv("HYPERPROVER_CACHE", str(tmp_path / "cache"))
+    other = tmp_path / "elsewhere" / "coq_cross"  # another root: a lemma's file is found under its own library
+    shutil.copytree(DATA / "coq_cross", other)
+    assert main(["data", "--env", "coq", "--root", str(DATA), "--dirs", "coq", "--out", str(tmp_path / "main")]) == 0
+    coq = {"library_root": str(DATA), "library_dirs": "coq", "data_dir": str(tmp_path / "main"), "n_valid": 1,
+           "n_test": 1, "libraries": str(DATA / "coq_sections"), "cross_libraries": str(other)}
+    assert main(["data", "--env", "coq", "--libraries", f"{DATA / 'coq_sections'},{other}"]) == 0
+    out = capsys.readouterr().out
+    assert "coq_sections: 1 files: 2 lemmas replayed of 2 (100.0%" in out and "coq_cross: 1 files: 2 lemmas" in out
+    env = CoqEnv(CoqConfig(**coq))
+    try:
+        labels = {s: sorted(t.label.rsplit(":", 1)[1] for t in env.theorems(s)) for s in ("train", "valid", "test")}
+        assert sorted(sum(labels.values(), [])) == ["app_nil", "fm_cons", "fm_nil", "negb_twice", "plus_zero"]
+        assert {"fm_cons", "fm_nil"} <= set(labels["train"])  # the training library's lemmas are train lemmas
+        cross = {t.label: t.goal for t in env.theorems("cross")}
+        assert sorted(cross) == ["coq:coq_cross/cross.v#2:twice_zero", "coq:coq_cross/cross.v#6:twice_plus"]
+        (child,) = env.apply(cross["coq:coq_cross/cross.v#6:twice_plus"], "intros n").children
+        assert child.text() == "n : nat\n|- twice n = n + n"  # in its file's context: `twice` is known
+    finally:
+        env.close()
+    cfg = CoqConfig(**coq)
+    train_tactics = [" ".join(y) for _, y in data.pairs("train", cfg)]
+    assert "intros a l" in train_tactics  # fm_cons's steps are training data
+    assert "unfold twice" not in train_tactics and "twice" not in data.vocabulary(cfg)  # the cross ones never
+    assert "unfold twice" in [" ".join(y) for _, y in data.pairs("cross", cfg)]  # what a cross eval could read
+    # the floor proves the cross lemmas; the records say where their files are, so coqc re-checks them
+    flags = [x for k, v in coq.items() for x in (f"--coq.{k}", str(v))]
+    assert main(["eval", "--env", "coq", *flags, "--split", "cross", "--expander", "uniform", "--prover", "bfs",
+                 "--decoding.n_samples", "64", "--search.n_expansions", "20", "--dump_path", str(tmp_path),
+                 "--exp_id", "cross"]) == 0
+    results = tmp_path / "eval" / "cross" / "eval_results.jsonl"
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["proved"] for r in records] == [True, True]
+    assert records[0]["params"]["coq_cross_libraries"] == str(other)
+    capsys.readouterr()
+    assert main(["check", "--env", "coq", "--results", str(results)]) == 0
+    assert "2 of 2 proofs accepted by coqc" in capsys.readouterr().out
+
+
+def test_data_needs_an_output_or_libraries(capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperprover.cli import main
+
+    assert main(["data", "--env", "coq"]) == 2
+    assert "give --out" in capsys.readouterr().err
+    assert main(["data", "--env", "coq", "--libraries", "nope"]) == 2
+    assert "unknown Coq library 'nope'" in capsys.readouterr().err
+
+
+def test_the_setup_installs_every_named_library() -> None:
+    """`make setup` installs the Debian package of each library a user can name, and checks its folder."""
+    import re
+
+    text = (Path(__file__).parents[1] / "Makefile").read_text().replace("\\\n", " ")
+    names = re.search(r"^COQ_LIBRARIES := (.*)$", text, re.M)
+    dirs = re.search(r"^COQ_LIBRARY_DIRS := (.*)$", text, re.M)
+    assert names is not None and dirs is not None
+    assert names[1].split() == list(DEBIAN)
+    assert dirs[1].split() == ["Hammer", *(d for lib in DEBIAN.values() for d in lib.dirs)]
