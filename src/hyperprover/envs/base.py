@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 
 @runtime_checkable
@@ -23,6 +23,21 @@ class Goal(Protocol):
     def key(self) -> str:
         """Canonical text: two goals with the same key are the same goal."""
         ...
+
+
+class KeyedGoal:
+    """Equality and hash by `key`, the Goal contract, for goals that carry more than their key (a dataclass
+    that inherits these declares `eq=False`, or it would write its own)."""
+
+    if TYPE_CHECKING:  # a field or a property of the goal (a property here would hide a dataclass field)
+        @property
+        def key(self) -> str: ...
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
 class TacticErrorKind(enum.StrEnum):

@@ -17,6 +17,7 @@ from typing import Any
 
 from hyperprover.envs.base import (
     GoalParseError,
+    KeyedGoal,
     ProofError,
     ProofNode,
     TacticError,
@@ -46,7 +47,7 @@ TheoremSource = Callable[[str, EquationsConfig], list[Theorem]]  # (split, confi
 
 
 @dataclass(frozen=True, eq=False)
-class EqGoal:
+class EqGoal(KeyedGoal):
     """A comparison to prove under comparison hypotheses (kept sorted by prefix text, without repeats)."""
 
     conclusion: Node
@@ -70,12 +71,6 @@ class EqGoal:
         prefix = self.key[: len(self.key) - len(self.conclusion.prefix_str())]
         s(g, "key", prefix + conclusion.prefix_str())
         return g
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EqGoal) and self.key == other.key
-
-    def __hash__(self) -> int:
-        return hash(self.key)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (EqGoal, (self.conclusion, self.hyps))

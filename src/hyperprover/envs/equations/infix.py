@@ -25,6 +25,7 @@ from hyperprover.envs.equations.node import (
     bin,
     cmp,
     depth_error,
+    leaf_text,
     un,
 )
 
@@ -281,13 +282,10 @@ def to_pretty(node: Node) -> str:
     """Appendix notation with few parentheses; `parse_infix(to_pretty(n)) == n` (except binary `**`, and
     except trees near MAX_DEPTH whose text nests deeper than the parser allows: each `-(..)` is two levels).
     """
-    k = node.kind
-    if k == "int":
-        v: int = node.value  # type: ignore[assignment]
-        return str(v) if v >= 0 else f"({v})"
-    if k in ("var", "const"):
-        return node.value  # type: ignore[return-value]
-    op = node.value
+    leaf = leaf_text(node)
+    if leaf is not None:
+        return leaf
+    k, op = node.kind, node.value
     if k == "cmp":
         return f"{to_pretty(node.children[0])} {_CMP_TEXT[op]} {to_pretty(node.children[1])}"  # type: ignore[index]
     if k == "unary":

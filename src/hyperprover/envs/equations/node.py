@@ -404,19 +404,27 @@ def _compute_ops(node: Node) -> frozenset[str]:
 _BIN_SYM = {"add": "+", "sub": "-", "mul": "*", "div": "/", "%": "%", "**": "**"}
 
 
+def leaf_text(node: Node) -> str | None:
+    """An integer, variable or constant as every notation prints it (a negative integer in parentheses);
+    None for an operator."""
+    if node.kind == "int":
+        v: int = node.value  # type: ignore[assignment]
+        return str(v) if v >= 0 else f"({v})"
+    if node.kind in ("var", "const"):
+        return node.value  # type: ignore[return-value]
+    return None
+
+
 def to_infix(node: Node) -> str:
     """Fully parenthesized form of docs/equations.md 1.5 (rule names use it with spaces turned into `_`).
 
     One deliberate difference: `neg` of a non-negative integer literal prints as `(-(5))`, since the
     spec's `(-5)` is also how the literal -5 prints and the two must stay distinguishable.
     """
-    k = node.kind
-    if k == "int":
-        v: int = node.value  # type: ignore[assignment]
-        return str(v) if v >= 0 else f"({v})"
-    if k in ("var", "const"):
-        return node.value  # type: ignore[return-value]
-    op = node.value
+    leaf = leaf_text(node)
+    if leaf is not None:
+        return leaf
+    k, op = node.kind, node.value
     if k == "unary":
         (x,) = node.children
         sx = to_infix(x)

@@ -23,6 +23,7 @@ import numpy as np
 from hyperprover.envs.base import (
     Goal,
     GoalParseError,
+    KeyedGoal,
     ProofError,
     ProofNode,
     TacticError,
@@ -58,7 +59,7 @@ GOAL_OPEN, GOAL_CLOSE = "<GOAL>", "</GOAL>"
 
 
 @dataclass(frozen=True, eq=False)
-class SRGoal:
+class SRGoal(KeyedGoal):
     """Current expression `expr` (of x0) and the point set; `values` are computed here, and must be finite."""
 
     expr: Node
@@ -84,12 +85,6 @@ class SRGoal:
     @property
     def solved(self) -> bool:
         return values_match(self.values, self.points.y)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SRGoal) and self.key == other.key
-
-    def __hash__(self) -> int:
-        return hash(self.key)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (SRGoal, (self.expr, self.points))
