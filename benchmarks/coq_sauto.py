@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/coq_sauto.py [--tactic sauto] [--split test] [--n 0] [--timeout_s 10] [--out DIR]
     .venv/bin/python benchmarks/coq_hammer.py [--split test] ...   (the same with --tactic hammer, 30 s)
+    .venv/bin/python benchmarks/coq_hammer.py --split cross --cross_libraries coquelicot,reglang  (cross-project)
 
 Each lemma of the split is stated in its context (its file before it, see docs/coq.md) in a coqtop that
 first ran `From Hammer Require Import Hammer Tactics.` (Debian: apt-get install libcoq-hammer; `hammer` also
@@ -33,16 +34,20 @@ def main(tactic: str = "sauto", timeout_s: float = 10.0) -> None:
     p.add_argument("--n", type=int, default=0, help="only the first N lemmas (0: all)")
     p.add_argument("--timeout_s", type=float, default=timeout_s, help="Coq's Timeout on the tactic")
     p.add_argument("--out", default="", help="folder of eval_results.jsonl (default: dumped/coq_<tactic>)")
+    p.add_argument("--libraries", default="", help="as --coq.libraries (the train split grows by their lemmas)")
+    p.add_argument("--cross_libraries", default="", help="as --coq.cross_libraries: with --split cross, the "
+                   "cross-project test")
     args = p.parse_args()
     limit = args.timeout_s
-    env = CoqEnv(CoqConfig(preload=HAMMER, tactic_timeout_s=limit, automation_timeout_s=limit,
-                           hammer_timeout_s=limit))
+    cfg = CoqConfig(preload=HAMMER, tactic_timeout_s=limit, automation_timeout_s=limit, hammer_timeout_s=limit,
+                    libraries=args.libraries, cross_libraries=args.cross_libraries)
+    env = CoqEnv(cfg)
     theorems = split_theorems(env, args.split)[: args.n or None]
     out = Path(args.out or f"dumped/coq_{args.tactic}")
     out.mkdir(parents=True, exist_ok=True)
     results = ResultsFile(out / "eval_results.jsonl")
     done = {r.label for r in results.read()}
-    params = {"prover": args.tactic, "expander": "none", "coq_preload": HAMMER, "timeout_s": limit}
+    params = {"prover": args.tactic, "expander": "none", **cfg.record_params(), "timeout_s": limit}
     t0, n_new = time.perf_counter(), 0
     try:
         for th in theorems:

@@ -73,6 +73,34 @@ def test_train_and_cross_libraries(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "2 of 2 proofs accepted by coqc" in capsys.readouterr().out
 
 
+@needs_coq
+def test_a_library_file_requires_a_sibling_by_its_short_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Flocq's files do (`Require Import Zaux.`): the library's folder is bound to its name recursively (-R)
+    in the replay, in the env's coqtop and for coqc, as its own build binds it."""
+    import subprocess
+
+    monkeypatch.setenv("HYPERPROVER_CACHE", str(tmp_path / "cache"))
+    lib = tmp_path / "Mylib"
+    lib.mkdir()
+    (lib / "a.v").write_text("Definition three := 3.\n")
+    (lib / "b.v").write_text("Require Import a.\nLemma three_eq : three = 3.\nProof. reflexivity. Qed.\n")
+    subprocess.run(["coqc", "-R", str(lib), "Mylib", str(lib / "a.v")], check=True, capture_output=True)
+    env = CoqEnv(CoqConfig(cross_libraries=str(lib)))
+    try:
+        (lemma,) = env.theorems("cross")
+        assert lemma.label == "coq:Mylib/b.v#1:three_eq"
+        assert env.apply(lemma.goal, "reflexivity").closes
+    finally:
+        env.close()
+
+
+def test_the_cross_split_needs_cross_libraries() -> None:
+    env = CoqEnv(CoqConfig())
+    with pytest.raises(KeyError, match="--coq.cross_libraries, which is empty"):
+        env.theorems("cross")
+    env.close()
+
+
 def test_data_needs_an_output_or_libraries(capsys: pytest.CaptureFixture[str]) -> None:
     from hyperprover.cli import main
 

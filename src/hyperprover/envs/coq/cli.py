@@ -78,7 +78,7 @@ def data_main(argv: Sequence[str]) -> int:
     try:
         if args.libraries:
             for lib in libraries(args.libraries):
-                folder = ensure_extraction(lib.root, lib.dirs)
+                folder = ensure_extraction(lib.root, lib.dirs, args=lib.args())
                 print(f"{lib.name}: {_summary(json.loads((folder / 'report.json').read_text()))}; {folder}")
             return 0
         dirs = tuple(d for d in args.dirs.split(",") if d)

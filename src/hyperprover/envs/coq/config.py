@@ -77,7 +77,12 @@ class CoqConfig:
         return out
 
     def coq_args(self) -> tuple[str, ...]:
-        return tuple(shlex.split(self.load_path))
+        return (*shlex.split(self.load_path), *self.library_args())
+
+    def library_args(self) -> tuple[str, ...]:
+        """The load path options of the libraries in use (Library.args), for coqtop and coqc."""
+        train, cross = self.more_libraries()
+        return tuple(a for lib in (*train, *cross) for a in lib.args())
 
     def dirs(self) -> tuple[str, ...]:
         return tuple(d for d in self.library_dirs.split(",") if d)

@@ -136,7 +136,8 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue
         try:
-            done = subprocess.run([program, "-q", name], cwd=out, capture_output=True, text=True, timeout=timeout_s)
+            done = subprocess.run([program, "-q", *used.library_args(), name], cwd=out, capture_output=True,
+                                  text=True, timeout=timeout_s)
             message = " ".join((done.stdout + done.stderr).split())
             verdicts.append(Verdict(label, name, done.returncode == 0, message[-500:]))
         except subprocess.TimeoutExpired:

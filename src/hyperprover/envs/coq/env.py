@@ -233,6 +233,9 @@ class CoqEnv:
         if split not in ("train", "valid", "test", "cross"):
             raise KeyError(f"coq env: no split {split!r}; splits are train, valid, test, cross (or prove the "
                            "lemmas of a file with `hyperprover prove --env coq --file FILE`)")
+        if split == "cross" and not self.cfg.cross_libraries:
+            raise KeyError("coq env: the cross split is drawn from --coq.cross_libraries, which is empty (e.g. "
+                           "--coq.cross_libraries coquelicot,reglang)")
         return [Theorem(m.label, CoqGoal(m.context, m.goal, m.exact), split, {"file": m.file})
                 for _, m in split_lemmas(self.cfg, split)]
 

@@ -25,6 +25,11 @@ class Library:
     def folders(self) -> list[Path]:
         return [Path(self.root) / d for d in self.dirs]
 
+    def args(self) -> tuple[str, ...]:
+        """coqtop's options that bind each folder to its logical name recursively, as the library's own build
+        does: its files may then Require a sibling by its short name (Flocq's `Require Import Zaux`)."""
+        return tuple(x for d in self.dirs for x in ("-R", str(Path(self.root) / d), d.replace("/", ".")))
+
 
 def _debian(name: str, folder: str) -> Library:
     return Library(name, USER_CONTRIB, (folder,), f"libcoq-{name}")

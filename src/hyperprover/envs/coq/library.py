@@ -35,6 +35,7 @@ from typing import Any
 from hyperprover.envs.coq.config import CoqConfig
 from hyperprover.envs.coq.extract import library_files, replay
 from hyperprover.envs.coq.goals import TOKEN, Sequent
+from hyperprover.envs.coq.libraries import Library
 from hyperprover.envs.coq.sentences import sentences
 
 CACHE_FORMAT = "hyperprover coq library 2"  # change when extract.py's records change
@@ -72,8 +73,10 @@ def cache_folder(root: str, dirs: tuple[str, ...]) -> Path:
     return Path(base) / "coq" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def write_extraction(root: str, dirs: tuple[str, ...], out: Path, progress: bool = False) -> dict[str, Any]:
-    """Replay every file of `dirs` into `out` (created); the report, also written as report.json."""
+def write_extraction(root: str, dirs: tuple[str, ...], out: Path, progress: bool = False,
+                     args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Replay every file of `dirs` into `out` (created), with coqtop's options `args`; the report, also written
+    as report.json."""
     files = list(library_files(Path(root), list(dirs)))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -82,7 +85,7 @@ def write_extraction(root: str, dirs: tuple[str, ...], out: Path, progress: bool
     n_steps, problems = 0, []
     with open(out / "steps.jsonl", "w") as steps, open(out / "lemmas.jsonl", "w") as lemmas:
         for path, name in files:
-            r = replay(path, name)
+            r = replay(path, name, args=args)
             for lemma in r.lemmas:
                 status[lemma.status] += 1
                 if lemma.status == "failed":
@@ -105,7 +108,7 @@ def write_extraction(root: str, dirs: tuple[str, ...], out: Path, progress: bool
     return report
 
 
-def ensure_extraction(root: str, dirs: tuple[str, ...], folder: str = "") -> Path:
+def ensure_extraction(root: str, dirs: tuple[str, ...], folder: str = "", args: tuple[str, ...] = ()) -> Path:
     """The extraction folder: `folder` if given (it must hold one), else the cache, built when missing."""
     if folder:
         out = Path(folder)
@@ -122,7 +125,7 @@ def ensure_extraction(root: str, dirs: tuple[str, ...], folder: str = "") -> Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
     try:
-        write_extraction(root, dirs, tmp)
+        write_extraction(root, dirs, tmp, args=args)  # args follow from root and dirs: not in the key
         tmp.rename(out)
     except OSError:
         if not (out / "report.json").is_file():  # not another process that won the rename
@@ -157,21 +160,23 @@ def load_splits(folder: str, split_seed: int, n_valid: int, n_test: int) -> dict
     return {"valid": tuple(valid), "test": tuple(test), "train": tuple(lemmas[n_valid + n_test:])}
 
 
+def _extraction(lib: Library) -> Path:
+    return ensure_extraction(lib.root, lib.dirs, args=lib.args())
+
+
 def split_lemmas(cfg: CoqConfig, split: str) -> list[tuple[str, LemmaRef]]:
     """The lemmas of `split`, each with the extraction folder that holds its steps. train, valid and test
     split the main library (`library_root`, `library_dirs`); train also holds every lemma of
     `--coq.libraries`; cross is `n_cross` lemmas of `--coq.cross_libraries` drawn by `split_seed`."""
     train_libs, cross_libs = cfg.more_libraries()
     if split == "cross":
-        pool = [(str(f), m) for f in (ensure_extraction(lib.root, lib.dirs) for lib in cross_libs)
-                for m in replayed_lemmas(str(f))]
+        pool = [(str(f), m) for f in map(_extraction, cross_libs) for m in replayed_lemmas(str(f))]
         random.Random(cfg.split_seed).shuffle(pool)
         return pool[: cfg.n_cross]
     main = str(ensure_extraction(cfg.library_root, cfg.dirs(), cfg.data_dir))
     out = [(main, m) for m in load_splits(main, cfg.split_seed, cfg.n_valid, cfg.n_test)[split]]
     if split == "train":
-        out += [(str(f), m) for f in (ensure_extraction(lib.root, lib.dirs) for lib in train_libs)
-                for m in replayed_lemmas(str(f))]
+        out += [(str(f), m) for f in map(_extraction, train_libs) for m in replayed_lemmas(str(f))]
     return out
 
 
