@@ -157,6 +157,9 @@ def main() -> None:
     ap.add_argument("--skip_reference", action="store_true", help="time the fast path alone (no ratio)")
     ap.add_argument("--int8", action="store_true", help="also the fast path with --decoding.precision int8 "
                                                         "(approximate: its proofs may differ)")
+    ap.add_argument("--prune_margin", type=float, default=0.0, help="also the fast path with "
+                    "--decoding.prune_margin M (scored enumeration drops tactics whose first distinct word is far "
+                    "below the best: approximate)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     st = SETTINGS[args.env]
@@ -183,6 +186,9 @@ def main() -> None:
     runs.append(prove("fast", env, expander, st, fast, theorems))
     if args.int8:
         runs.append(prove("fast int8", env, expander, st, replace(fast, precision="int8"), theorems))
+    if args.prune_margin > 0:
+        runs.append(prove(f"fast pruned {args.prune_margin:g}", env, expander, st,
+                          replace(fast, prune_margin=args.prune_margin), theorems))
     floor = prove("floor", env, UniformExpander(env), st, DecodingConfig(n_samples=st.floor_samples), theorems)
     for run in (*runs, floor):
         show(run)

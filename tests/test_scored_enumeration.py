@@ -137,9 +137,9 @@ def test_int8_scores_are_close_and_new_weights_drop_the_copy(expander):
     assert expander.expand(goals, params, [1, 2, 3, 4]) == exact
 
 
-def test_sampled_tactics_keep_their_reference_scores_on_the_fast_path():
-    """The fast path takes a sampled tactic's score from the sampling's own logits instead of feeding it through
-    the decoder again: with a model whose decoder reads the goal, the priors are the reference path's."""
+@pytest.fixture(scope="module")
+def reader():
+    """An expander whose random-weight model reads the goal (the rigged model's priors ignore it)."""
     env = make_env("eq")
     goals = [env.parse_goal(g) for g in GOALS]
     words = {w: 1 for g in goals for w in env.goal_tokens(g)}
@@ -149,7 +149,14 @@ def test_sampled_tactics_keep_their_reference_scores_on_the_fast_path():
     dico = Dictionary.build(words)
     torch.manual_seed(1)
     model = Seq2SeqTransformer(resolve(ModelConfig(emb_dim=64, n_layers=2, n_heads=4), len(dico), dico.pad))
-    expander = TransformerExpander(model, dico, env)
+    return TransformerExpander(model, dico, env)
+
+
+def test_sampled_tactics_keep_their_reference_scores_on_the_fast_path(reader):
+    """The fast path takes a sampled tactic's score from the sampling's own logits instead of feeding it through
+    the decoder again: with a model whose decoder reads the goal, the priors are the reference path's."""
+    expander, env = reader, reader.env
+    goals = [env.parse_goal(g) for g in GOALS]
     params = DecodingConfig(n_samples=6, score_enumerated=True, max_gen_len=12)
     seeds = [3, 4, 5, 6]
     fast = expander.expand(goals, params, seeds)
@@ -182,3 +189,30 @@ def test_a_goal_ranked_again_comes_from_the_cache_until_new_weights(expander):
     expander.set_weights(expander.model.state_dict())
     expander.expand(goals, params)
     assert expander.cache_counts == {"hits": 4, "misses": 8}
+
+
+@pytest.mark.parametrize("margin", [0.5, 1.0])
+def test_pruning_drops_only_tactics_far_below_the_best(reader, margin):
+    """--decoding.prune_margin with renormalised scores: the kept tactics keep their scores, and every dropped one
+    scores (fully) below the goal's best by more than the margin; some are dropped."""
+    import copy
+
+    model = copy.deepcopy(reader.model)
+    with torch.no_grad():  # sharper: a random model's word distributions are nearly flat
+        model.decoder.proj.weight.mul_(20.0)
+    env = reader.env
+    expander = TransformerExpander(model, reader.dico, env)
+    goals = [env.parse_goal(g) for g in GOALS]
+    full = DecodingConfig(n_samples=0, score_enumerated=True, renormalize_scores=True)
+    n_dropped = 0
+    for whole, pruned in zip(expander.expand(goals, full), expander.expand(goals, dataclasses.replace(
+            full, prune_margin=margin))):
+        scores = dict(zip(whole.tactics, whole.log_priors))
+        kept = dict(zip(pruned.tactics, pruned.log_priors))
+        assert set(kept) <= set(scores) and max(kept.values()) == pytest.approx(max(scores.values()), abs=1e-4)
+        for t, s in kept.items():  # the same radix tree minus the dropped branches: float rounding only
+            assert s == pytest.approx(scores[t], abs=1e-4), t
+        dropped = set(scores) - set(kept)
+        assert all(scores[t] < max(scores.values()) - margin for t in dropped)
+        n_dropped += len(dropped)
+    assert n_dropped > 0

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import math
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -24,6 +25,7 @@ from hyperprover.model.checkpoint import load_model
 from hyperprover.model.decoding import (
     Hypothesis,
     PrefixConstraint,
+    allowed_logp,
     check_params,
     critic_logprob,
     decode,
@@ -253,6 +255,8 @@ class TransformerExpander:
                             out[r].append(Hypothesis(h.tokens, h.raw))
                         else:
                             seqs[r].append(h.tokens)
+        if params.prune_margin > 0:
+            seqs = self._pruned(model, memory, src_mask, params, seqs)
         flat = [(r, s) for r, ss in enumerate(seqs) for s in ss]
         constraints = [PrefixConstraint(st, self.dico.eos) for st in starts] if renorm else None
         scorer = score_tree if params.fast else score_sequences
@@ -261,6 +265,47 @@ class TransformerExpander:
         for (r, s), score in zip(flat, scores):
             out[r].append(Hypothesis(s, score))
         return [sorted(h, key=lambda h: -h.score) for h in out]
+
+    def _pruned(self, model: Seq2SeqTransformer, memory: list[tuple[torch.Tensor, torch.Tensor]],
+                src_mask: torch.Tensor, params: DecodingConfig, seqs: list[list[tuple[int, ...]]],
+                ) -> list[list[tuple[int, ...]]]:
+        """The tactics worth scoring (`--decoding.prune_margin`), decided at the first word where a goal's tactics
+        differ (the rule name after a common marker on Equations, the label on Metamath). A tactic scores at
+        most the log-prob of its word there (plus the common prefix's, the same for all); with renormalised
+        scores a word's n tactics share that word's probability, so the best of them scores at least
+        log p(w) - log n. A word below the best such bound by more than the margin only brings tactics whose
+        priors are below the best tactic's by more than the margin. One decoder call for the goals."""
+        branch: dict[int, tuple[int, ...]] = {}  # row -> the common prefix of its tactics
+        for r, ss in enumerate(seqs):
+            if len(ss) < 2:
+                continue
+            d = 0
+            while all(len(s) > d for s in ss) and len({s[d] for s in ss}) == 1:
+                d += 1
+            if all(len(s) > d for s in ss):  # no tactic ends where they part
+                branch[r] = ss[0][:d]
+        if not branch:
+            return seqs
+        rows = list(branch)
+        dev = src_mask.device
+        width = 1 + max(len(p) for p in branch.values())
+        tok = torch.tensor([[self.dico.eos, *branch[r]] + [self.dico.eos] * (width - 1 - len(branch[r]))
+                            for r in rows], dtype=torch.long, device=dev)  # right padding: causal, never read
+        sel = torch.tensor(rows, dtype=torch.long, device=dev)
+        pos = torch.arange(width, device=dev).expand(len(rows), width)
+        h = model.decoder(tok, pos, [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory],
+                          src_mask.index_select(0, sel))
+        h = h[torch.arange(len(rows), device=dev), torch.tensor([len(branch[r]) for r in rows], device=dev)]
+        words = [sorted({s[len(branch[r])] for s in seqs[r]}) for r in rows]
+        # renormalised over the row's words: a shift of the row's log-probs, which the rule below ignores
+        table = allowed_logp(model.decoder.proj, h, words, params.fixed_temperature)[0].cpu().tolist()
+        out = list(seqs)
+        for k, r in enumerate(rows):
+            d, word_logp = len(branch[r]), dict(zip(words[k], table[k]))
+            count = Counter(s[d] for s in seqs[r])
+            bound = max(word_logp[w] - math.log(n) for w, n in count.items())
+            out[r] = [s for s in seqs[r] if word_logp[s[d]] >= bound - params.prune_margin]
+        return out
 
     def _word_mask(self, goals: Sequence[Goal]) -> torch.Tensor | None:
         env = self._label_order

@@ -44,6 +44,12 @@ class DecodingConfig:
                               "them (0: all). With score_enumerated a goal has every applicable tactic (~90-130 on "
                               "the identities): the cap saves env time and gives HTPS's regularised policy fewer "
                               "actions", min=0)
+    prune_margin: float = opt(0.0, "with score_enumerated: before the full scoring, one decoder step gives the "
+                                   "log-prob of each tactic's first word, and the tactics whose first word is "
+                                   "below max(log p(w) - log n_w) by more than this margin are dropped (n_w: the "
+                                   "tactics that start with w). With renormalize_scores a dropped tactic's prior "
+                                   "is below the best one's by more than the margin; without, a heuristic. "
+                                   "0: score every tactic", min=0.0)
     fast: bool = opt(True, "the fast prover path: scored enumeration decodes its candidates as a radix tree "
                            "(one decoder call per chain of tokens, not per position) and the prover exempts what "
                            "exists when it starts (env, model) from garbage collection; false: the reference "
