@@ -120,3 +120,19 @@ def test_the_setup_installs_every_named_library() -> None:
     assert names is not None and dirs is not None
     assert names[1].split() == list(DEBIAN)
     assert dirs[1].split() == ["Hammer", *(d for lib in DEBIAN.values() for d in lib.dirs)]
+
+
+@needs_coq
+def test_a_file_that_narrows_the_printing_does_not_stop_the_replay(tmp_path: Path) -> None:
+    """A file may set its own printing options (ExtLib's goals came back on several lines): the steps whose goals
+    do not read back are left out, the file's replay goes on."""
+    from hyperprover.envs.coq.extract import replay
+
+    # 40 columns: the goal as shown fits on a line, with Printing Implicit (`@length nat (@app nat ...`) it does not
+    text = ("Require Import List.\nSet Printing Width 40.\n"
+            "Lemma wide : forall l : list nat, length (nil ++ l) = length l.\nProof. intro l. reflexivity. Qed.\n"
+            "Lemma after : 1 = 1.\nProof. reflexivity. Qed.\n")
+    (tmp_path / "narrow.v").write_text(text)
+    report = replay(tmp_path / "narrow.v", "narrow.v")
+    assert not report.aborted
+    assert [(m.name, m.status) for m in report.lemmas] == [("wide", "ok"), ("after", "ok")]

@@ -68,7 +68,8 @@ class FileReport:
 
 
 def focused_goal(top: CoqTop) -> tuple[Sequent, Sequent] | None:
-    """The first focused goal, as shown and exact; None when there is none."""
+    """The first focused goal, as shown and exact; None when there is none, or when a printing does not parse
+    (a file may change the printing options: ExtLib's HList prints a conclusion on several lines)."""
     shown = top.send("Show.")
     if shown.error is not None or "No more goals" in shown.text:
         return None
@@ -79,7 +80,10 @@ def focused_goal(top: CoqTop) -> tuple[Sequent, Sequent] | None:
     top.send("Set Printing Implicit.")
     exact = top.send("Show.")
     top.send("Unset Printing Implicit.")
-    return first, parse_display(exact.text)[0]
+    try:
+        return first, parse_display(exact.text)[0]
+    except GoalDisplayError:
+        return None
 
 
 def replay(path: Path, name: str, timeout_s: float = 120.0, args: tuple[str, ...] = ()) -> FileReport:
