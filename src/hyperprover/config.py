@@ -33,6 +33,15 @@ def opt(default: Any, help: str, *, choices: Sequence[Any] | None = None,
     return dataclasses.field(default=default, metadata=meta)
 
 
+def load_ref(ref: str) -> Any:
+    """The object a "module:name" reference names (the registries of systems and provers hold such references,
+    so that naming a choice imports nothing until it is used)."""
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def section(cls: type, help: str = "") -> Any:
     """A nested config section."""
     return dataclasses.field(default_factory=cls, metadata={"help": help})

@@ -174,9 +174,10 @@ def proof_from_json(env: BackwardEnv, d: Mapping[str, Any]) -> ProofNode:
 
 def make_env(name: str, **kwargs: Any) -> BackwardEnv:
     """The env of the system `name` (envs/systems.py), with keyword overrides of its options."""
-    from hyperprover.envs.systems import load, system
+    from hyperprover.config import load_ref
+    from hyperprover.envs.systems import system
 
-    env: BackwardEnv = load(system(name).env)(**kwargs)
+    env: BackwardEnv = load_ref(system(name).env)(**kwargs)
     return env
 
 

@@ -44,7 +44,8 @@ def main(argv: Sequence[str]) -> int:
     if env not in names:
         print(f"hyperprover {command}: unknown env '{env}' (one of {', '.join(names)})", file=sys.stderr)
         return 2
-    fn = getattr(importlib.import_module(systems()[env].cli), f"{command}_main", None) if systems()[env].cli else None
+    cli = systems()[env].cli
+    fn = getattr(importlib.import_module(cli), f"{command}_main", None) if cli else None
     if fn is None:
         print(f"hyperprover {command} --env {env}: not available for this env", file=sys.stderr)
         return 2

@@ -82,12 +82,6 @@ def system(name: str) -> System:
     return found
 
 
-def load(ref: str) -> Any:
-    """The object a "module:name" reference names."""
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def with_system_sections(base: type, provers: bool = False) -> type:
     """`base` with one options section per system, `--NAME.*` (with `provers`, only the systems whose env
     takes them). The class keeps base's name and module, so configs pickle to Ray actors and subprocesses
@@ -99,5 +93,5 @@ def with_system_sections(base: type, provers: bool = False) -> type:
     return cls
 
 
-__all__ = ["EXTRA_VARIABLE", "SYSTEM_PACKAGES", "Records", "System", "TaskSpec", "load", "packages", "system",
-           "systems", "with_system_sections"]
+__all__ = ["EXTRA_VARIABLE", "SYSTEM_PACKAGES", "Records", "System", "TaskSpec", "packages", "system", "systems",
+           "with_system_sections"]

@@ -237,10 +237,10 @@ class TransformerExpander:
         open_rows = [r for r, st in enumerate(starts) if any(not complete for _, complete in st)]
         if open_rows and params.n_samples > 0:
             sel = torch.tensor(open_rows, dtype=torch.long, device=src_mask.device)
-            sub = [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory]
+            sub, sub_mask = _select_inputs(memory, src_mask, sel)
             cons = [PrefixConstraint([(w, False) for w, complete in starts[r] if not complete], self.dico.eos)
                     for r in open_rows]
-            sampled = sample(model, sub, src_mask.index_select(0, sel), n_samples=params.n_samples,
+            sampled = sample(model, sub, sub_mask, n_samples=params.n_samples,
                              max_len=params.max_gen_len, eos=self.dico.eos, greedy=not params.use_sampling,
                              temperature=params.fixed_temperature, top_k=params.top_k, top_p=params.top_p,
                              use_cache=params.use_cache, generator=self.generator,
@@ -291,10 +291,8 @@ class TransformerExpander:
         width = 1 + max(len(p) for p in branch.values())
         tok = torch.tensor([[self.dico.eos, *branch[r]] + [self.dico.eos] * (width - 1 - len(branch[r]))
                             for r in rows], dtype=torch.long, device=dev)  # right padding: causal, never read
-        sel = torch.tensor(rows, dtype=torch.long, device=dev)
         pos = torch.arange(width, device=dev).expand(len(rows), width)
-        h = model.decoder(tok, pos, [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in memory],
-                          src_mask.index_select(0, sel))
+        h = model.decoder(tok, pos, *_select_inputs(memory, src_mask, torch.tensor(rows, dtype=torch.long, device=dev)))
         h = h[torch.arange(len(rows), device=dev), torch.tensor([len(branch[r]) for r in rows], device=dev)]
         words = [sorted({s[len(branch[r])] for s in seqs[r]}) for r in rows]
         # renormalised over the row's words: a shift of the row's log-probs, which the rule below ignores
@@ -370,3 +368,9 @@ def load_expander(checkpoint_path: str | Path, env: BackwardEnv, device: str | t
                   seed: int = 0) -> TransformerExpander:
     model, dico = load_model(checkpoint_path, device)
     return TransformerExpander(model, dico, env, device=device, seed=seed)
+
+
+def _select_inputs(memory: list[tuple[torch.Tensor, torch.Tensor]], src_mask: torch.Tensor,
+                   rows: torch.Tensor) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """The encoder keys/values and mask of some inputs of a batch (`rows`), for a decoder call on them alone."""
+    return [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in memory], src_mask.index_select(0, rows)

@@ -10,13 +10,13 @@ with the checker's message in `error`. `on_batch` sees every step (`hyperprover 
 from __future__ import annotations
 
 import gc
-import importlib
 import random
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from hyperprover.config import load_ref
 from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticResult, Theorem
 from hyperprover.search.api import Search
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
@@ -29,8 +29,7 @@ def search_class(kind: str) -> Callable[..., Search]:
     """The Search class of a prover name (search/config.py: PROVERS)."""
     if kind not in PROVERS:
         raise ValueError(f"unknown prover {kind!r}; choose one of {', '.join(PROVERS)}")
-    module, _, name = PROVERS[kind].partition(":")
-    cls: Callable[..., Search] = getattr(importlib.import_module(module), name)
+    cls: Callable[..., Search] = load_ref(PROVERS[kind])
     return cls
 
 

@@ -116,10 +116,10 @@ register_task(r"latex_mass", _latex_task, "latex_mass")
 
 def _system_task(system: str, factory: str) -> TaskFactory:
     def make(name: str, cfg: Any) -> Task:
-        from hyperprover.envs.systems import load
+        from hyperprover.config import load_ref
 
         try:
-            source = load(factory)(name, cfg)
+            source = load_ref(factory)(name, cfg)
         except ValueError as e:  # a name the pattern admits but the system does not make, or missing data
             raise TaskError(str(e)) from None
         if source.objective == "critic":
