@@ -102,7 +102,7 @@ def test_compare_refuses_different_theorems(tmp_path):
         compare([a], [b])
     with pytest.raises(ConfigError, match="one folder per seed"):
         compare([a, a], [b])
-    with pytest.raises(ConfigError, match="no eval_results.jsonl"):
+    with pytest.raises(ConfigError, match="no eval_results.jsonl or mcts_results.jsonl"):
         compare([str(tmp_path / "nowhere")], [b])
 
 
@@ -169,3 +169,21 @@ def test_compare_cli_takes_a_pick_of_the_split(tmp_path, capsys):
     assert (out["n_theorems"], out["only_a"], out["both"], out["only_b"]) == (4, 2, 1, 0)
     assert main(["compare", fa, "--vs", fb]) == 2
     assert "covers 4 theorems" in capsys.readouterr().err  # without the pick, the folders differ
+
+
+def test_online_runs_compare_on_what_either_attempted(tmp_path, capsys):
+    """Online folders (mcts_results.jsonl) attempt different theorems: with `--unattempted_fail` a theorem a run
+    never reached counts as not proved by it, over the union of both runs' theorems or over a whole split."""
+    online, control = tmp_path / "online", tmp_path / "control"
+    write_eval(online, {"identities:0": True, "identities:1": True, "identities:2": False, "identities:3": True})
+    write_eval(control, {"identities:0": True, "identities:2": True, "identities:5": False})
+    for folder in (online, control):  # an online run's provers write mcts_results.jsonl
+        (folder / "eval_results.jsonl").rename(folder / "mcts_results.jsonl")
+    with pytest.raises(ConfigError, match="not the same theorems.*--unattempted_fail"):
+        compare([str(online)], [str(control)])
+    c = compare([str(online)], [str(control)], unattempted_fail=True)
+    assert (c.n_theorems, c.both, c.only_a, c.only_b, c.neither) == (5, 1, 2, 1, 1)
+    assert main(["compare", str(online), "--vs", str(control), "--unattempted_fail", "--env", "eq",
+                 "--split", "identities%4=3", "--json"]) == 0  # 40 identities, of which the runs reached :3 alone
+    out = json.loads(capsys.readouterr().out)
+    assert (out["n_theorems"], out["only_a"], out["neither"]) == (40, 1, 39)

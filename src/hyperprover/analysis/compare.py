@@ -8,7 +8,10 @@ neither), the exact two-sided McNemar p-value of the discordant units, and a boo
 of the difference in proved share that resamples theorems (a theorem keeps all its seeds together).
 `--env E --split S` restricts every side to the theorems of split S (or a fold such as `identities%4=3`, the
 quarter an online run never attempts), so one set of eval folders also answers for a held-out part.
-With several seeds the units of one theorem are not independent (a model prover often proves the same
+Online runs (`hyperprover online`, whose folders hold mcts_results.jsonl) attempt what their controller hands
+out in the time given, so two runs rarely attempt the same theorems: `--unattempted_fail` compares them on every
+theorem either side attempted (or on all of `--split`), a theorem a run never attempted counting as not proved
+by it. With several seeds the units of one theorem are not independent (a model prover often proves the same
 theorems whatever the seed), so the verdict rests on the theorem-level sign test: the theorems A proves
 in more seeds than B against those B proves in more seeds than A, exact binomial. With one seed the two
 tests are the same.
@@ -28,7 +31,6 @@ import numpy as np
 
 from hyperprover.config import ConfigError
 from hyperprover.envs.base import make_env, split_theorems
-from hyperprover.results import ResultsFile
 
 
 @dataclass(frozen=True)
@@ -91,20 +93,35 @@ def bootstrap_interval(a: np.ndarray, b: np.ndarray, n_resamples: int, seed: int
 
 def results_path(folder: str) -> Path:
     p = Path(folder)
-    if p.is_dir():
-        p = p / "eval_results.jsonl"
+    if p.is_dir():  # an eval folder, or an online run's (its provers' attempts)
+        p = p / "eval_results.jsonl" if (p / "eval_results.jsonl").exists() else p / "mcts_results.jsonl"
     if not p.is_file():
-        raise ConfigError(f"{folder}: no eval_results.jsonl there (give an eval folder or its results file)")
+        raise ConfigError(f"{folder}: no eval_results.jsonl or mcts_results.jsonl there (give an eval or online "
+                          "folder, or its results file)")
     return p
+
+
+def _attempts(path: Path) -> list[tuple[str, int, bool]]:
+    """(label, attempt, proved) per record of an eval's or an online run's results (the online controller's
+    records carry more fields than an eval's); a torn line (a kill mid-write) is skipped."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+                out.append((str(r["label"]), int(r.get("attempt", 1)), bool(r["proved"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out
 
 
 def outcomes(folder: str, attempts: int) -> dict[str, bool]:
     """label -> proved within the first `attempts` attempts (0: any recorded), for every attempted label."""
     out: dict[str, bool] = {}
-    for r in ResultsFile(results_path(folder)).read():
-        if attempts and r.attempt > attempts:
+    for label, attempt, proved in _attempts(results_path(folder)):
+        if attempts and attempt > attempts:
             continue
-        out[r.label] = out.get(r.label, False) or r.proved
+        out[label] = out.get(label, False) or proved
     if not out:
         raise ConfigError(f"{folder}: no attempt recorded" + (f" within the first {attempts}" if attempts else ""))
     return out
@@ -119,7 +136,8 @@ def _same_theorems(runs: Sequence[tuple[str, dict[str, bool]]]) -> list[str]:
             extra = sorted(set(o) - labels)
             example = f"missing {missing[0]}" if missing else f"extra {extra[0]}"
             raise ConfigError(f"{folder} covers {len(o)} theorems and {first_folder} {len(labels)}: not the same "
-                              f"theorems ({example}); finish both evals, or compare folders of the same split")
+                              f"theorems ({example}); finish both evals, compare folders of the same split, or "
+                              "give --unattempted_fail (online runs)")
     return sorted(labels)
 
 
@@ -136,15 +154,26 @@ def restrict(runs: list[tuple[str, dict[str, bool]]], only: Collection[str]) -> 
     return out
 
 
+def fill_unattempted(runs: list[tuple[str, dict[str, bool]]],
+                     labels: Collection[str]) -> list[tuple[str, dict[str, bool]]]:
+    """Each run's outcomes on `labels`, a label it never attempted counting as not proved."""
+    return [(folder, {t: o.get(t, False) for t in labels}) for folder, o in runs]
+
+
 def compare(a_folders: Sequence[str], b_folders: Sequence[str], attempts: int = 0, n_bootstrap: int = 10000,
-            seed: int = 0, names: tuple[str, str] = ("A", "B"), only: Collection[str] | None = None) -> Comparison:
-    """`only`: compare on these labels alone (every folder must cover them)."""
+            seed: int = 0, names: tuple[str, str] = ("A", "B"), only: Collection[str] | None = None,
+            unattempted_fail: bool = False) -> Comparison:
+    """`only`: compare on these labels alone (every folder must cover them, unless `unattempted_fail`: then a
+    label a folder never attempted counts as not proved there; without `only`, the labels any folder attempted)."""
     if len(a_folders) != len(b_folders):
         raise ConfigError(f"{len(a_folders)} folder(s) for A and {len(b_folders)} for B: give one folder per seed "
                           "on each side, in the same seed order")
     runs_a = [(f, outcomes(f, attempts)) for f in a_folders]
     runs_b = [(f, outcomes(f, attempts)) for f in b_folders]
-    if only is not None:
+    if unattempted_fail:
+        pool = only if only is not None else {t for _, o in runs_a + runs_b for t in o}
+        runs_a, runs_b = fill_unattempted(runs_a, pool), fill_unattempted(runs_b, pool)
+    elif only is not None:
         runs_a, runs_b = restrict(runs_a, only), restrict(runs_b, only)
     labels = _same_theorems(runs_a + runs_b)
     a = np.array([[o[t] for _, o in runs_a] for t in labels], dtype=float)
@@ -202,7 +231,7 @@ def split_labels(env_name: str, split: str) -> list[str]:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="hyperprover compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("a", nargs="+", help="eval folders of prover A (one per seed)")
+    parser.add_argument("a", nargs="+", help="eval (or online) folders of prover A (one per seed)")
     parser.add_argument("--vs", nargs="+", required=True, metavar="B", help="eval folders of prover B, same seeds")
     parser.add_argument("--names", default="A,B", help="names of the two sides in the output, e.g. htps,uniform")
     parser.add_argument("--attempts", type=int, default=0, help="count only the first K attempts (0: all)")
@@ -211,6 +240,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.add_argument("--env", default="", help="with --split: the env whose split names the theorems")
     parser.add_argument("--split", default="", help="compare on this split or fold only, e.g. identities%%4=3")
+    parser.add_argument("--unattempted_fail", action="store_true", help="a theorem a folder never attempted counts "
+                        "as not proved there (online runs, which attempt what they reach in their time)")
     args = parser.parse_args(list(argv))
     names = tuple(args.names.split(","))
     if len(names) != 2 or not all(names):
@@ -220,7 +251,8 @@ def main(argv: Sequence[str]) -> int:
     if bool(args.env) != bool(args.split):
         raise ConfigError("--env and --split go together: e.g. --env eq --split identities%4=3")
     only = split_labels(args.env, args.split) if args.split else None
-    c = compare(args.a, args.vs, args.attempts, args.n_bootstrap, args.seed, (names[0], names[1]), only)
+    c = compare(args.a, args.vs, args.attempts, args.n_bootstrap, args.seed, (names[0], names[1]), only,
+                args.unattempted_fail)
     if args.json:
         print(json.dumps({**asdict(c), "verdict": c.verdict()}, indent=2))
     else:
