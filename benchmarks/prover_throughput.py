@@ -155,8 +155,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip_reference", action="store_true", help="time the fast path alone (no ratio)")
-    ap.add_argument("--int8", action="store_true", help="also the fast path with --decoding.precision int8 "
-                                                        "(approximate: its proofs may differ)")
+    ap.add_argument("--precisions", default="", help="also the fast path with each of these comma-separated "
+                    "--decoding.precision values, e.g. int8,bfloat16 (approximate: their proofs may differ)")
     ap.add_argument("--prune_margin", type=float, default=0.0, help="also the fast path with "
                     "--decoding.prune_margin M (scored enumeration drops tactics whose first distinct word is far "
                     "below the best: approximate)")
@@ -184,8 +184,8 @@ def main() -> None:
     runs = [] if args.skip_reference else [
         prove("reference", env, expander, st, replace(fast, fast=False), theorems)]
     runs.append(prove("fast", env, expander, st, fast, theorems))
-    if args.int8:
-        runs.append(prove("fast int8", env, expander, st, replace(fast, precision="int8"), theorems))
+    for precision in filter(None, args.precisions.split(",")):
+        runs.append(prove(f"fast {precision}", env, expander, st, replace(fast, precision=precision), theorems))
     if args.prune_margin > 0:
         runs.append(prove(f"fast pruned {args.prune_margin:g}", env, expander, st,
                           replace(fast, prune_margin=args.prune_margin), theorems))

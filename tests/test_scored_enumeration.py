@@ -111,18 +111,21 @@ def test_fast_path_gives_the_reference_expansions(expander, renormalize):
             assert f.critic == pytest.approx(other.critic, abs=1e-5)
 
 
-def test_int8_scores_are_close_and_new_weights_drop_the_copy(expander):
-    """`--decoding.precision int8` proposes the float path's tactics with nearby priors (it is approximate), and
-    new weights (online training) replace the int8 copy instead of leaving it on the old ones."""
+@pytest.mark.parametrize("precision", ["int8", "bfloat16"])
+def test_low_precision_scores_are_close_and_new_weights_drop_the_copy(expander, precision):
+    """`--decoding.precision int8|bfloat16` on CPU proposes the float path's tactics with nearby priors (they are
+    approximate), and new weights (online training) replace the low-precision copy instead of leaving it on the
+    old ones."""
     env, dico = expander.env, expander.dico
     torch.manual_seed(0)  # a model whose decoder reads the goal (the rigged one's decoder layers are zero)
     model = Seq2SeqTransformer(resolve(ModelConfig(emb_dim=64, n_layers=2, n_heads=4), len(dico), dico.pad))
     expander = TransformerExpander(model, dico, env)
     goals = [env.parse_goal(g) for g in GOALS]
     params = DecodingConfig(n_samples=0, score_enumerated=True)
+    low = dataclasses.replace(params, precision=precision)
     exact = expander.expand(goals, params, [1, 2, 3, 4])
-    int8 = expander.expand(goals, dataclasses.replace(params, precision="int8"), [1, 2, 3, 4])
-    for e, q in zip(exact, int8):
+    approx = expander.expand(goals, low, [1, 2, 3, 4])
+    for e, q in zip(exact, approx):
         assert set(e.tactics) == set(q.tactics)
         priors = dict(zip(q.tactics, q.log_priors))
         diffs = [abs(priors[t] - p) for t, p in zip(e.tactics, e.log_priors)]
@@ -130,11 +133,12 @@ def test_int8_scores_are_close_and_new_weights_drop_the_copy(expander):
     state = {k: v.clone() for k, v in expander.model.state_dict().items()}
     try:
         expander.set_weights({k: v * 0.5 if v.is_floating_point() else v for k, v in state.items()})
-        halved = expander.expand(goals, dataclasses.replace(params, precision="int8"), [1, 2, 3, 4])
-        assert any(abs(a - b) > 1e-3 for h, q in zip(halved, int8) for a, b in zip(h.log_priors, q.log_priors))
+        halved = expander.expand(goals, low, [1, 2, 3, 4])
+        assert any(abs(a - b) > 1e-3 for h, q in zip(halved, approx) for a, b in zip(h.log_priors, q.log_priors))
     finally:
         expander.set_weights(state)
     assert expander.expand(goals, params, [1, 2, 3, 4]) == exact
+    assert next(expander.model.parameters()).dtype == torch.float32  # the copy, not the model, is cast
 
 
 @pytest.fixture(scope="module")

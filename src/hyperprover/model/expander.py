@@ -42,7 +42,7 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
     if device.type == "cuda" and precision in ("half", "bfloat16"):
         dtype = torch.float16 if precision == "half" else torch.bfloat16
         return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()  # CPU: fp32 (half precision on CPU is slower and less accurate)
+    return contextlib.nullcontext()  # CPU: the model copy is in its precision (_model_for); half runs in fp32
 
 
 @runtime_checkable
@@ -105,11 +105,12 @@ class TransformerExpander:
             self._body = torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
 
     def _model_for(self, precision: str) -> Seq2SeqTransformer:
-        if precision not in self._copies and precision in ("double", "int8"):
-            if precision == "int8" and self.device.type != "cpu":
-                raise ValueError("--decoding.precision int8 runs on CPU only; use bfloat16 or half on a GPU")
-            self._copies[precision] = (copy.deepcopy(self.model).double() if precision == "double"  # exact reruns
-                                       else quantized(self.model))
+        on_cpu = self.device.type == "cpu"
+        if precision == "int8" and not on_cpu:
+            raise ValueError("--decoding.precision int8 runs on CPU only; use bfloat16 or half on a GPU")
+        copied = ("double", "int8", "bfloat16") if on_cpu else ("double",)  # CUDA half precisions: autocast
+        if precision in copied and precision not in self._copies:
+            self._copies[precision] = low_precision(self.model, precision)
         return self._copies.get(precision, self.model)
 
     def set_weights(self, state: dict[str, torch.Tensor]) -> None:
@@ -342,6 +343,15 @@ class TransformerExpander:
         ranked = sorted(texts.items(), key=lambda kv: -kv[1])
         error = None if ranked else "failed_no_tactic: no decoded output could be turned into a tactic"
         return Expansion(goal, tuple(t for t, _ in ranked), tuple(s for _, s in ranked), critic, error)
+
+
+def low_precision(model: Seq2SeqTransformer, precision: str) -> Seq2SeqTransformer:
+    """A copy of the model for `precision`: double (exact reruns), int8 (below) or bfloat16 weights (CPU: a
+    cast copy rather than autocast, whose per-call casts of the weights ate its gain; the logits are
+    cast back to float before every softmax)."""
+    if precision == "int8":
+        return quantized(model)
+    return copy.deepcopy(model).to(torch.double if precision == "double" else torch.bfloat16)
 
 
 def quantized(model: Seq2SeqTransformer) -> Seq2SeqTransformer:

@@ -54,8 +54,9 @@ class DecodingConfig:
                            "(one decoder call per chain of tokens, not per position) and the prover exempts what "
                            "exists when it starts (env, model) from garbage collection; false: the reference "
                            "path, the same scores within float rounding (benchmarks, tests)")
-    precision: str = opt("float", "float | half | bfloat16 (half precisions on GPU only) | int8 (CPU only: the "
-                                  "encoder and decoder Linear layers in int8, approximate scores)",
+    precision: str = opt("float", "float | half (GPU only) | bfloat16 (GPU: autocast; CPU: a bfloat16 copy of "
+                                  "the model, approximate scores) | int8 (CPU only: the encoder and decoder Linear "
+                                  "layers in int8, approximate scores)",
                          choices=("float", "half", "bfloat16", "double", "int8"))
 
 
