@@ -16,8 +16,9 @@ pytest.importorskip("hyperprover.envs.equations.env")
 
 from hyperprover.config import load_config  # noqa: E402
 from hyperprover.experiment import parse_log_lines, setup_experiment  # noqa: E402
+from hyperprover.jsonl import read_jsonl  # noqa: E402
 from hyperprover.online.config import OnlineConfig  # noqa: E402
-from hyperprover.online.main import Controller, main, read_results  # noqa: E402
+from hyperprover.online.main import Controller, main  # noqa: E402
 from hyperprover.provers.pool import init_ray  # noqa: E402
 from online_model import rigged_checkpoint  # noqa: E402
 
@@ -37,7 +38,7 @@ def test_online_loop_trains_publishes_and_reloads(tmp_path: Path) -> None:
     for name in ("launcher_params.json", "controller.log", "trainer/train.log", "provers/prover_0.log",
                  "provers/prover_1.log", "mcts_results.jsonl"):
         assert (run / name).is_file(), name
-    results = read_results(run / "mcts_results.jsonl")
+    results = read_jsonl(run / "mcts_results.jsonl")
     assert results, "no attempt recorded"
     ids = [r["job_id"] for r in results]
     assert len(ids) == len(set(ids))
@@ -91,7 +92,7 @@ def test_killed_prover_restarts_and_its_theorems_are_attempted_again(tmp_path: P
             ctl.close()
         exp.close()
         ray.shutdown()
-    results = read_results(exp.path / "mcts_results.jsonl")
+    results = read_jsonl(exp.path / "mcts_results.jsonl")
     ids = [r["job_id"] for r in results]
     assert len(results) == 40 and len(ids) == len(set(ids)), "duplicate attempts"
     recorded = set(ids)

@@ -18,7 +18,8 @@ import pytest
 pytest.importorskip("ray")
 
 from hyperprover.experiment import parse_log_lines  # noqa: E402
-from hyperprover.online.main import main, read_results  # noqa: E402
+from hyperprover.jsonl import read_jsonl  # noqa: E402
+from hyperprover.online.main import main  # noqa: E402
 from online_model import untrained_checkpoint  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -32,7 +33,7 @@ PIECE = ["--n_provers", "1", "--n_simultaneous_proofs", "2", "--stats_freq", "1"
 def check_pieces(run: Path, first: list[dict], n_total: int) -> list[dict]:
     """The records of the first piece are kept as they were, none is written twice, a theorem's attempts are
     numbered 1, 2, ... across the pieces, and run time never goes back."""
-    both = read_results(run / "mcts_results.jsonl")
+    both = read_jsonl(run / "mcts_results.jsonl")
     assert both[: len(first)] == first and len(both) == n_total
     assert len({r["job_id"] for r in both}) == n_total
     per_label = Counter(r["label"] for r in both)
@@ -56,7 +57,7 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
             "--critic_from_auc", "0.7", *PIECE, "--async_bwd_eval_freq", "1000", "--async_eval_split", "train"]
     assert main([*argv, "--max_proofs", "12"]) == 0
     run = tmp_path / "online" / "r"
-    first = read_results(run / "mcts_results.jsonl")
+    first = read_jsonl(run / "mcts_results.jsonl")
     assert len(first) == 12 and any(r["proved"] for r in first)
     assert (run / "trainer" / "checkpoint.pth").is_file(), "the first piece ended before a trainer epoch"
     assert all("no_critic" not in r["params"] for r in first)  # no evaluation yet: the critic stays off
@@ -104,7 +105,7 @@ def test_coq_online_run_resumes_exactly_once(tmp_path: Path, coq_library: list[s
             "coq_mcts_tactic,coq_mcts_critic", *PIECE]
     assert main([*argv, "--max_proofs", "6"]) == 0
     run = tmp_path / "online" / "r"
-    first = read_results(run / "mcts_results.jsonl")
+    first = read_jsonl(run / "mcts_results.jsonl")
     assert len(first) == 6
     assert main([*argv, "--max_proofs", "14"]) == 0
     check_pieces(run, first, 14)
@@ -138,7 +139,7 @@ def test_a_prover_survives_coqtops_killed_mid_search(tmp_path: Path, coq_library
         stop.set()
         thread.join()
     run = tmp_path / "online" / "r"
-    results = read_results(run / "mcts_results.jsonl")
+    results = read_jsonl(run / "mcts_results.jsonl")
     assert len(results) == 8 and len(killed) >= 3, (len(results), killed)
     logs = parse_log_lines(run / "controller.log")
     assert max(d.get("launcher_stats/n_prover_deaths", 0) for d in logs) == 0  # the prover process never died

@@ -261,15 +261,14 @@ def test_results_parts_are_numbered_per_run(tmp_path: Path) -> None:
 
 def test_online_controller_repairs_a_torn_results_line(tmp_path: Path) -> None:
     """A killed online run's last mcts_results.jsonl line must not swallow the first record of the resume."""
-    from hyperprover.jsonl import repair_torn_line
-    from hyperprover.online.main import read_results
+    from hyperprover.jsonl import read_jsonl, repair_torn_line
 
     path = tmp_path / "mcts_results.jsonl"
     path.write_text('{"job_id": 1, "label": "a", "split": "s", "proved": true}\n{"job_id": 2, "lab')
     assert "dropped its torn last line" in (repair_torn_line(path) or "")
     with open(path, "a") as f:
         f.write('{"job_id": 3, "label": "c", "split": "s", "proved": false}\n')
-    assert [r["job_id"] for r in read_results(path)] == [1, 3]
+    assert [r["job_id"] for r in read_jsonl(path)] == [1, 3]
 
 
 def test_a_checkpoint_path_matches_written_relative_or_absolute(tmp_path: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _BLOCK = 1 << 16
 
@@ -53,3 +53,16 @@ def repair_torn_line(path: str | Path) -> str | None:
         f.truncate(start)
         return (f"{path}: dropped its torn last line ({size - start} bytes of an interrupted write) "
                 "before appending")
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """Every record of a JSON-lines file, in order (none when it does not exist); a line that does not parse, a
+    killed writer's torn last line, is skipped."""
+    out = []
+    if Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out

@@ -31,6 +31,7 @@ import numpy as np
 
 from hyperprover.config import ConfigError
 from hyperprover.envs.base import make_env, split_theorems
+from hyperprover.jsonl import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,11 @@ def _attempts(path: Path) -> list[tuple[str, int, bool]]:
     """(label, attempt, proved) per record of an eval's or an online run's results (the online controller's
     records carry more fields than an eval's); a torn line (a kill mid-write) is skipped."""
     out = []
-    with open(path) as f:
-        for line in f:
-            try:
-                r = json.loads(line)
-                out.append((str(r["label"]), int(r.get("attempt", 1)), bool(r["proved"])))
-            except (ValueError, KeyError, TypeError):
-                continue
+    for r in read_jsonl(path):
+        try:
+            out.append((str(r["label"]), int(r.get("attempt", 1)), bool(r["proved"])))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # not an attempt record
     return out
 
 

@@ -29,7 +29,7 @@ from hyperprover.experiment import (
     parse_log_lines,
     setup_experiment,
 )
-from hyperprover.jsonl import repair_torn_line
+from hyperprover.jsonl import read_jsonl, repair_torn_line
 from hyperprover.online.async_eval import finished_evals
 from hyperprover.online.config import OnlineConfig, check_online_config
 from hyperprover.online.hyperopt import SearchParamsSampler
@@ -64,17 +64,6 @@ def earlier_pieces(log: Path) -> tuple[float, int]:
     return seconds, sum("launcher_stats/n_recorded" in d for d in logged)
 
 
-def read_results(path: Path) -> list[dict[str, Any]]:
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line from a killed run
-    return out
-
-
 class Controller:
     def __init__(self, cfg: OnlineConfig, exp: Experiment) -> None:
         import ray
@@ -89,7 +78,7 @@ class Controller:
         torn = repair_torn_line(self.results_path)  # a killed run's last line: never glue a record onto it
         if torn:
             self.log.warning(torn)
-        previous = read_results(self.results_path)
+        previous = read_jsonl(self.results_path)
         self.next_id = 1 + max((int(r["job_id"]) for r in previous), default=0)
         # attempts per (split, label): the attempt number seeds a search and its sampling, so repeated attempts
         # on one theorem explore differently (a resumed run goes on counting)
