@@ -220,3 +220,27 @@ def test_pruning_drops_only_tactics_far_below_the_best(reader, margin):
         assert all(scores[t] < max(scores.values()) - margin for t in dropped)
         n_dropped += len(dropped)
     assert n_dropped > 0
+
+
+@pytest.mark.parametrize("flags,expected", [("fpu avx512f avx512_bf16 sse", "bfloat16"),
+                                            ("fpu amx_tile amx_bf16", "bfloat16"),
+                                            ("fpu avx2 avx512f", "float"), ("", "float")])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(expander, monkeypatch, flags, expected):
+    """`--decoding.precision auto` proves with the bfloat16 copy on a CPU with AVX-512 BF16 or AMX and with the
+    float model elsewhere (emulated bfloat16 is slower than float): its expansions are those of the precision
+    it resolves to."""
+    from hyperprover.model import expander as module
+
+    monkeypatch.setattr(module, "_cpu_flags", lambda: frozenset(flags.split()))
+    cpu = torch.device("cpu")
+    assert module.resolve_precision("auto", cpu) == expected
+    assert module.resolve_precision("int8", cpu) == "int8"  # an explicit choice is kept
+    env, dico = expander.env, expander.dico
+    torch.manual_seed(0)
+    model = Seq2SeqTransformer(resolve(ModelConfig(emb_dim=64, n_layers=2, n_heads=4), len(dico), dico.pad))
+    fresh = TransformerExpander(model, dico, env)
+    goals = [env.parse_goal(g) for g in GOALS]
+    params = DecodingConfig(n_samples=0, score_enumerated=True)
+    auto = fresh.expand(goals, dataclasses.replace(params, precision="auto"))
+    assert auto == fresh.expand(goals, dataclasses.replace(params, precision=expected))
+    assert list(fresh._copies) == (["bfloat16"] if expected == "bfloat16" else [])

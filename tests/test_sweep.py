@@ -76,6 +76,24 @@ def test_local_launcher_continues_after_failure(capsys):
     assert "[1/2] FAILED" in out and "[2/2] ok" in out and "1/2 jobs succeeded; failed: 1" in out
 
 
+def test_local_launcher_runs_jobs_side_by_side(monkeypatch, capsys):
+    """--parallel 2 runs two jobs at once (an online run and its control): each job waits at a barrier that
+    only opens when the other has started too, so one after another would fail here."""
+    import threading
+
+    import hyperprover.sweep as sweep
+
+    barrier = threading.Barrier(2, timeout=20)
+
+    def job(argv):
+        barrier.wait()  # raises BrokenBarrierError if the other job is not running
+        return 0 if argv == ["a"] else 3
+
+    monkeypatch.setattr(sweep, "run_job", job)
+    assert launch_local([["a"], ["b"]], parallel=2) == 1
+    assert "1/2 jobs succeeded; failed: 2" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="submitit's local executor needs Linux")
 def test_submitit_local_executor(tmp_path, capsys):
     pytest.importorskip("submitit")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ class SweepConfig:
     exp_name: str = opt("", "experiment name of every job (default: the sweep file's name)")
     max_jobs: int = opt(0, "run at most this many jobs (0: all)", min=0)
     jobs: str = opt("", "run only these jobs, by number in the --dry_run listing (e.g. 2 or 1,3; empty: all)")
+    parallel: int = opt(1, "launcher local: run this many jobs at once (2: an online run beside its no-trainer "
+                           "control, so that both provers get the same share of the machine)", min=1)
     slurm: SlurmConfig = section(SlurmConfig, "SLURM options (launcher slurm)")
 
 
@@ -179,16 +182,18 @@ def run_job(argv: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "hyperprover.cli", *argv])
 
 
-def launch_local(argvs: list[list[str]]) -> int:
-    failed = []
-    for i, argv in enumerate(argvs):
-        print(f"[{i + 1}/{len(argvs)}] hyperprover {' '.join(argv)}", flush=True)
+def launch_local(argvs: list[list[str]], parallel: int = 1) -> int:
+    def one(i: int) -> int:
+        print(f"[{i + 1}/{len(argvs)}] hyperprover {' '.join(argvs[i])}", flush=True)
         start = time.time()
-        code = run_job(argv)
+        code = run_job(argvs[i])
         status = "ok" if code == 0 else f"FAILED (exit {code})"
         print(f"[{i + 1}/{len(argvs)}] {status} in {time.time() - start:.1f}s", flush=True)
-        if code != 0:
-            failed.append(i + 1)
+        return code
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:  # threads only wait on the jobs' processes
+        codes = list(pool.map(one, range(len(argvs))))
+    failed = [i + 1 for i, code in enumerate(codes) if code != 0]
     print(f"{len(argvs) - len(failed)}/{len(argvs)} jobs succeeded" +
           (f"; failed: {', '.join(map(str, failed))}" if failed else ""))
     return 1 if failed else 0
@@ -288,6 +293,6 @@ def main(argv: Sequence[str]) -> int:
         print(f"{len(argvs)} jobs")
         return 0
     if cfg.launcher == "local":
-        return launch_local(argvs)
+        return launch_local(argvs, cfg.parallel)
     folder = Path(cfg.dump_path) / "sweeps" / name / "submitit"
     return launch_submitit(argvs, cfg, folder, wait=cfg.launcher == "submitit_local")

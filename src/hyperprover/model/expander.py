@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import math
 import time
 from collections import Counter, OrderedDict
@@ -36,6 +37,30 @@ from hyperprover.model.dictionary import Dictionary
 from hyperprover.model.scoring import score_tree
 from hyperprover.model.transformer import Seq2SeqTransformer
 from hyperprover.search.expander import DecodingConfig, Expansion, TacticPrefixEnv, enumerable
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no flags known, so `auto` stays in float
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products run in hardware here (else torch emulates them, slower than float)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """`--decoding.precision` as the expander runs it: `auto` becomes bfloat16 or float."""
+    if precision != "auto":
+        return precision
+    return "bfloat16" if native_bfloat16(device) else "float"
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
@@ -192,13 +217,14 @@ class TransformerExpander:
     @torch.no_grad()
     def _run(self, idx: list[int], ids: dict[int, list[int]], params: DecodingConfig,
              seeds: Sequence[int] | None, goals: Sequence[Goal]) -> list[tuple[list[Hypothesis], float]]:
-        model = self._model_for(params.precision)
+        precision = resolve_precision(params.precision, self.device)
+        model = self._model_for(precision)
         width = max(len(ids[i]) for i in idx)
         x = torch.full((len(idx), width), self.dico.pad, dtype=torch.long)
         for r, i in enumerate(idx):
             x[r, : len(ids[i])] = torch.tensor(ids[i])
         x = x.to(self.device)
-        with _autocast(self.device, params.precision):
+        with _autocast(self.device, precision):
             t0 = time.perf_counter()
             enc, src_mask = model.encode(x)
             memory = model.decoder.memory(enc)

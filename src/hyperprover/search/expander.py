@@ -56,8 +56,10 @@ class DecodingConfig:
                            "path, the same scores within float rounding (benchmarks, tests)")
     precision: str = opt("float", "float | half (GPU only) | bfloat16 (GPU: autocast; CPU: a bfloat16 copy of "
                                   "the model, approximate scores) | int8 (CPU only: the encoder and decoder Linear "
-                                  "layers in int8, approximate scores)",
-                         choices=("float", "half", "bfloat16", "double", "int8"))
+                                  "layers in int8, approximate scores) | auto (bfloat16 where the hardware computes "
+                                  "it natively: a GPU that supports it, a CPU with AVX-512 BF16 or AMX; float "
+                                  "elsewhere, where bfloat16 is emulated and slower)",
+                         choices=("float", "half", "bfloat16", "double", "int8", "auto"))
 
 
 @dataclass(frozen=True)
