@@ -137,6 +137,20 @@ def test_timeout_and_crash_cost_one_call(env: CoqEnv) -> None:
 
 
 @needs_coq
+def test_a_search_short_of_time_cuts_the_tactics_limit() -> None:
+    """A tactic of a search with 2.5 s left runs under `Timeout 2`, not its class's 10 s, so that a lemma's time
+    limit bounds its search (an automation call started just before the limit once ran 30 s past it)."""
+    e = CoqEnv(CoqConfig(tactic_timeout_s=10.0, answer_timeout_s=10.0))
+    try:
+        g = e.parse_goal("True")
+        late = e.apply_within(g, "let rec loop x := loop x in loop 0", 2.5)
+        assert late.error is not None and late.error.kind == TacticErrorKind.TIMEOUT and 1.5 < late.duration_s < 5
+        assert e.apply_within(g, "trivial", -3.0).closes  # past the deadline a tactic still gets a whole second
+    finally:
+        e.close()
+
+
+@needs_coq
 def test_a_printed_proof_indents_every_line_of_a_sequent(env: CoqEnv) -> None:
     from hyperprover.evaluation.by_hand import run_by_hand
 

@@ -116,6 +116,31 @@ class RaisingEnv(ToyEnv):
         return super().apply(goal, tactic)
 
 
+class CappedEnv(ToyEnv):
+    """Records the time each search had left when its tactics were applied (TimeCappedEnv)."""
+
+    left: list[float]
+
+    def apply_within(self, goal, tactic, seconds):  # type: ignore[no-untyped-def]
+        self.left.append(seconds)
+        return super().apply(goal, tactic)
+
+
+@pytest.mark.parametrize("timeout_s", [30.0, 3600.0])
+def test_an_env_that_takes_time_limits_gets_the_time_its_search_has_left(timeout_s: float) -> None:
+    """Coq's automation runs under the time its search has left (`--search.timeout_s`), so that a lemma's limit
+    bounds the whole search; the same records as an env without time limits."""
+    env = CappedEnv(PROBLEMS, PROBLEM_ROOTS)
+    env.left = []
+    exp = expander_from_rules(PROBLEMS, seed=3)
+    search = SearchConfig(early_stop=True, n_expansions=200, succ_expansions=4, timeout_s=timeout_s)
+    with Prover(env, exp, search, DecodingConfig(), ProverConfig(n_simultaneous_proofs=3)) as p:
+        records = list(p.prove(env.theorems("toy")))
+    assert env.left and all(timeout_s - 10 < s <= timeout_s for s in env.left)
+    plain, _, _ = run()
+    assert [(r.label, r.proved, r.proof) for r in records] == [(r.label, r.proved, r.proof) for r in plain]
+
+
 def test_an_env_exception_is_an_error_result() -> None:
     records, _, _ = run(env=RaisingEnv(PROBLEMS, PROBLEM_ROOTS))
     assert "p1" not in labels_proved(records) and "p0" in labels_proved(records)

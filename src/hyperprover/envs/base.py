@@ -148,6 +148,14 @@ class BackwardEnv(Protocol):
         ...
 
 
+@runtime_checkable
+class TimeCappedEnv(Protocol):
+    """An env whose tactics may run for seconds (Coq's automation): a search near its time limit caps each
+    tactic at what it has left, so that `--search.timeout_s` bounds the whole search, its last tactics too."""
+
+    def apply_within(self, goal: Goal, tactic: str, seconds: float) -> TacticResult: ...
+
+
 def env_names() -> list[str]:
     from hyperprover.envs.systems import systems
 

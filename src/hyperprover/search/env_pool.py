@@ -3,31 +3,37 @@
 Workers build their own env from a picklable factory (a module-level function or a
 functools.partial of one) and use the `spawn` start method, so a parent that has already started
 torch threads cannot deadlock its children. An exception inside `env.apply` becomes an error
-result for that one tactic instead of ending the whole evaluation.
+result for that one tactic instead of ending the whole evaluation. A task carries its search's deadline
+(`time.time()` seconds, valid in every process): an env whose tactics may run for seconds (TimeCappedEnv,
+Coq's automation) gets the time left as each tactic's limit. Tactics are not skipped past it: the search
+stops after this batch anyway, and a goal whose tactics were all skipped would look unprovable to the
+critic's training samples.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import multiprocessing
 import pickle
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hyperprover.envs.base import BackwardEnv, Goal, TacticError, TacticErrorKind, TacticResult
+from hyperprover.envs.base import BackwardEnv, Goal, TacticError, TacticErrorKind, TacticResult, TimeCappedEnv
 
-Task = tuple[Goal, tuple[str, ...]]
+Task = tuple[Goal, tuple[str, ...], float]  # a goal, its tactics, the deadline of its search (inf: none)
 
 
 def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: bool = False,
-                  ) -> list[TacticResult]:
+                  deadline: float = math.inf) -> list[TacticResult]:
     """`timed`: fill in `duration_s` where the env left it at 0 (for proof_stype time)."""
+    capped = env if math.isfinite(deadline) and isinstance(env, TimeCappedEnv) else None
     out: list[TacticResult] = []
     for tac in tactics:
         t0 = time.perf_counter()
         try:
-            r = env.apply(goal, tac)
+            r = capped.apply_within(goal, tac, deadline - time.time()) if capped else env.apply(goal, tac)
         except Exception as e:  # noqa: BLE001 - one broken tactic must not stop the other searches
             msg = f"env.apply raised {type(e).__name__}: {e}".splitlines()[0]
             r = TacticResult(tac, error=TacticError(TacticErrorKind.OTHER, msg))
@@ -48,7 +54,7 @@ def _init_worker(factory: Callable[[], BackwardEnv], timed: bool) -> None:
 
 def _work(task: Task) -> list[TacticResult]:
     assert _WORKER_ENV is not None, "worker env not initialised"
-    return apply_tactics(_WORKER_ENV, task[0], task[1], _WORKER_TIMED)
+    return apply_tactics(_WORKER_ENV, task[0], task[1], _WORKER_TIMED, task[2])
 
 
 class EnvPool:
@@ -76,7 +82,7 @@ class EnvPool:
         if not tasks:
             return []
         if self._pool is None:
-            return [apply_tactics(self.env, g, ts, self.timed) for g, ts in tasks]
+            return [apply_tactics(self.env, g, ts, self.timed, deadline) for g, ts, deadline in tasks]
         chunk = max(1, len(tasks) // (self.workers * 4))
         out: list[list[TacticResult]] = self._pool.map(_work, tasks, chunksize=chunk)
         return out

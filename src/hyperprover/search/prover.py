@@ -73,6 +73,7 @@ class _Slot:
     theorem: Theorem
     search: Search
     start: float
+    deadline: float  # time.time() when its time limit (search.timeout_s) passes: no tactic starts after it
     goals: list[Goal] = field(default_factory=list)
     # seeds of this search's expansions: its samples do not depend on the other searches of a batch, so a
     # resumed or re-batched evaluation proposes the same tactics
@@ -122,7 +123,8 @@ class Prover:
         name = f"{self.search_cfg.seed}:{th.label}:{attempt}"  # a draw changes the settings, not the random stream
         search_cfg, decoding = self.per_theorem(th) if self.per_theorem else (self.search_cfg, None)
         search = make_search(self.cfg.prover, th.goal, search_cfg, th.label, self.env, random.Random(name))
-        return _Slot(th, search, time.perf_counter(), decode_rng=random.Random(name + ":decode"), decoding=decoding)
+        return _Slot(th, search, time.perf_counter(), time.time() + search_cfg.timeout_s,
+                     decode_rng=random.Random(name + ":decode"), decoding=decoding)
 
     def _expand(self, alive: list[_Slot]) -> list[Expansion]:
         """One model call for the goals of every search, or one per distinct decoding (per_theorem)."""
@@ -182,7 +184,8 @@ class Prover:
         t0 = time.perf_counter()
         expansions = self._expand(alive)
         t1 = time.perf_counter()
-        tasks = [(e.goal, tuple(e.tactics)) for e in expansions if e.error is None]
+        deadlines = [s.deadline for s in alive for _ in s.goals]
+        tasks = [(e.goal, tuple(e.tactics), d) for e, d in zip(expansions, deadlines) if e.error is None]
         applied = iter(self.pool.apply(tasks))
         results = [tuple(next(applied)) if e.error is None else () for e in expansions]
         t2 = time.perf_counter()

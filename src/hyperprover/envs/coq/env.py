@@ -13,6 +13,7 @@ tactics that change nothing, and goals whose printing does not parse back to the
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -165,7 +166,15 @@ class CoqEnv:
 
     # ------------------------------------------------------------------ BackwardEnv
     def apply(self, goal: Goal, tactic: str) -> TacticResult:
+        return self.apply_within(goal, tactic, math.inf)
+
+    def apply_within(self, goal: Goal, tactic: str, seconds: float) -> TacticResult:
+        """`apply` under Coq's `Timeout` of the tactic's class, cut to `seconds` (whole seconds, at least 1: what
+        `Timeout` takes) when its search has less time left than that."""
         start = time.perf_counter()
+        limit = self.cfg.timeout_s(tactic)
+        if seconds < limit:
+            limit = max(1, math.floor(seconds))
 
         def fail(kind: TacticErrorKind, message: str) -> TacticResult:
             return TacticResult(tactic, error=TacticError(kind, message), duration_s=time.perf_counter() - start)
@@ -179,7 +188,7 @@ class CoqEnv:
             why = self._open(goal)
             if why is not None:
                 return fail(TacticErrorKind.INVALID_CHILD, why)
-            a = self.top.send(f"Timeout {self.cfg.timeout_s(tactic):g} {tactic.strip().rstrip('.')}.")
+            a = self.top.send(f"Timeout {limit:g} {tactic.strip().rstrip('.')}.")
             if a.error is not None:
                 kind = TacticErrorKind.TIMEOUT if "Timeout" in a.error else TacticErrorKind.NO_MATCH
                 return fail(kind, a.error)
