@@ -151,7 +151,8 @@ class BackwardEnv(Protocol):
 @runtime_checkable
 class TimeCappedEnv(Protocol):
     """An env whose tactics may run for seconds (Coq's automation): a search near its time limit caps each
-    tactic at what it has left, so that `--search.timeout_s` bounds the whole search, its last tactics too."""
+    tactic at what it has left, so that a call started just before `--search.timeout_s` does not run its
+    whole own limit past it."""
 
     def apply_within(self, goal: Goal, tactic: str, seconds: float) -> TacticResult: ...
 

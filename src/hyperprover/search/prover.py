@@ -73,7 +73,7 @@ class _Slot:
     theorem: Theorem
     search: Search
     start: float
-    deadline: float  # time.time() when its time limit (search.timeout_s) passes: no tactic starts after it
+    deadline: float  # time.time() when its time limit (search.timeout_s) passes: caps its tactics (TimeCappedEnv)
     goals: list[Goal] = field(default_factory=list)
     # seeds of this search's expansions: its samples do not depend on the other searches of a batch, so a
     # resumed or re-batched evaluation proposes the same tactics
