@@ -138,8 +138,8 @@ def test_timeout_and_crash_cost_one_call(env: CoqEnv) -> None:
 
 @needs_coq
 def test_a_search_short_of_time_cuts_the_tactics_limit() -> None:
-    """A tactic of a search with 2.5 s left runs under `Timeout 2`, not its class's 10 s, so that a lemma's time
-    limit bounds its search (an automation call started just before the limit once ran 30 s past it)."""
+    """A tactic of a search with 2.5 s left runs under `Timeout 2`, not its class's 10 s (an automation call
+    started just before the limit once ran 30 s past it; the cut alone does not bound a search: docs/coq.md)."""
     e = CoqEnv(CoqConfig(tactic_timeout_s=10.0, answer_timeout_s=10.0))
     try:
         g = e.parse_goal("True")

@@ -128,8 +128,8 @@ class CappedEnv(ToyEnv):
 
 @pytest.mark.parametrize("timeout_s", [30.0, 3600.0])
 def test_an_env_that_takes_time_limits_gets_the_time_its_search_has_left(timeout_s: float) -> None:
-    """Coq's automation runs under the time its search has left (`--search.timeout_s`), so that a lemma's limit
-    bounds the whole search; the same records as an env without time limits."""
+    """Coq's automation runs under the time its search has left (`--search.timeout_s`), so that a call started
+    near the limit does not run its whole own limit past it; the same records as an env without time limits."""
     env = CappedEnv(PROBLEMS, PROBLEM_ROOTS)
     env.left = []
     exp = expander_from_rules(PROBLEMS, seed=3)
