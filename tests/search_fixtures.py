@@ -141,16 +141,26 @@ def provable(rules: Rules) -> set[str]:
     return proved
 
 
+SKIPPED = TacticError(TacticErrorKind.SKIPPED, "its search's time was up")
+
+
 def run_search(search: object, env: ToyEnv, expander: ScriptedExpander, params: DecodingConfig | None = None,
-               max_steps: int = 10_000, after_receive: object = None) -> None:
-    """Drive one search to the end, in-process (the Prover does the same for many searches)."""
+               max_steps: int = 10_000, after_receive: object = None, skip: float = 0.0,
+               rng: random.Random | None = None) -> None:
+    """Drive one search to the end, in-process (the Prover does the same for many searches). `skip`: the share
+    of tactics reported as not tried (SKIPPED), drawn with `rng`, as an env does once a search's time is up."""
     params = params or DecodingConfig(n_samples=64)
+    rng = rng or random.Random(0)
+
+    def apply(goal: Goal, tactic: str) -> TacticResult:
+        return TacticResult(tactic, error=SKIPPED) if skip and rng.random() < skip else env.apply(goal, tactic)
+
     for _ in range(max_steps):
         goals = search.to_expand()  # type: ignore[attr-defined]
         if not goals:
             return
         exps = expander.expand(goals, params)
-        res = [[env.apply(e.goal, t) for t in e.tactics] if e.error is None else [] for e in exps]
+        res = [[apply(e.goal, t) for t in e.tactics] if e.error is None else [] for e in exps]
         search.receive(exps, res)  # type: ignore[attr-defined]
         if after_receive is not None:
             after_receive(search)  # type: ignore[operator]

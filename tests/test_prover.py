@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import math
 import subprocess
 import sys
+import time
 
 import pytest
 
-from hyperprover.envs.base import Theorem
+from hyperprover.envs.base import TacticErrorKind, Theorem
 from hyperprover.search import BatchTrace, ProofRecord, Prover, ProverConfig, SearchConfig
+from hyperprover.search.env_pool import apply_tactics
 from hyperprover.search.expander import DecodingConfig, Expansion, keep_best
 from search_fixtures import (
     PROBLEM_ROOTS,
@@ -139,6 +142,43 @@ def test_an_env_that_takes_time_limits_gets_the_time_its_search_has_left(timeout
     assert env.left and all(timeout_s - 10 < s <= timeout_s for s in env.left)
     plain, _, _ = run()
     assert [(r.label, r.proved, r.proof) for r in records] == [(r.label, r.proved, r.proof) for r in plain]
+
+
+class SlowCappedEnv(ToyEnv):
+    """Every tactic takes 50 ms whatever time is left (Coq's automation, shrunk; Timeout's whole seconds)."""
+
+    def apply_within(self, goal, tactic, seconds):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        return super().apply(goal, tactic)
+
+
+def test_tactics_are_skipped_once_the_time_is_up_only_where_they_take_time() -> None:
+    env = SlowCappedEnv({"g": {"t": ("h",)}}, ["g"])
+    past = time.time() - 1
+    (skipped,) = apply_tactics(env, ToyGoal("g"), ["t"], deadline=past)
+    assert skipped.error is not None and skipped.error.kind == TacticErrorKind.SKIPPED and env.applied == 0
+    (tried,) = apply_tactics(env, ToyGoal("g"), ["t"], deadline=time.time() + 60)
+    assert tried.ok and env.applied == 1
+    # an env whose tactics take no time tries them all: its results never depend on the clock
+    plain = ToyEnv({"g": {"t": ("h",)}})
+    assert apply_tactics(plain, ToyGoal("g"), ["t"], deadline=past)[0].ok
+    assert apply_tactics(plain, ToyGoal("g"), ["t"], deadline=math.inf)[0].ok
+
+
+def test_a_search_ends_within_one_tactic_of_its_time_limit() -> None:
+    """Ten 50 ms tactics on the root of a search given 0.2 s: those past its limit are not tried, the root stays
+    unexpanded (none of its tried tactics proves it), and the search stops within one tactic of its limit."""
+    rules = {"w": {f"t{i}": (f"c{i}",) for i in range(10)}}
+    env = SlowCappedEnv(rules, ["w", "w"])
+    exp = expander_from_rules(rules)
+    search = SearchConfig(n_expansions=100, timeout_s=0.2)
+    with Prover(env, exp, search, DecodingConfig(), ProverConfig(n_simultaneous_proofs=1)) as p:
+        records = list(p.prove(env.theorems("wide")))
+    assert len(records) == 2 and env.applied < 2 * 10
+    for r in records:
+        assert not r.proved and r.error is None and r.stop_reason == "timeout"
+        assert r.stats["skipped_tactics"] >= 4 and r.stats["n_expansions"] == 0
+        assert r.stats["time_wall_s"] < 0.2 + 0.05 + 0.2, r.stats
 
 
 def test_an_env_exception_is_an_error_result() -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hyperprover.envs.base import TacticResult
 from hyperprover.search.bfs import BestFirst
 from hyperprover.search.config import SearchConfig
+from hyperprover.search.expander import DecodingConfig
 from hyperprover.search.greedy import Greedy
 from hyperprover.search.htps import HTPS
-from search_fixtures import ScriptedExpander, ToyEnv, ToyGoal, expander_from_rules, provable, run_search
+from search_fixtures import SKIPPED, ScriptedExpander, ToyEnv, ToyGoal, expander_from_rules, provable, run_search
 
 # A (p .6) looks better than B (.4), but A's only tactic is unlikely (.1) and fails further down; B's (.9)
 # closes: cumulative log-probs order the expansions R, A, B, D (.36 beats C's .06)
@@ -161,3 +166,44 @@ def test_best_first_takes_back_a_dropped_goal_that_a_new_parent_needs() -> None:
     s = BestFirst(ToyGoal("R"), SearchConfig())
     assert trace(s, ToyEnv(rules), exp) == [["R"], ["P"], ["X"], ["Q"]]
     assert s.result().proved
+
+
+@pytest.mark.parametrize("kind", [HTPS, BestFirst, Greedy])
+def test_a_goal_whose_tactics_were_skipped_stays_unexpanded(kind: type) -> None:
+    """A goal whose tried tactics do not prove it, the others not tried (the search's time was up), is undecided,
+    not dead: it stays out of the graph and is asked for again; once a tried tactic proves it, it enters the
+    graph with the tactics that were tried."""
+    rules = {"R": {"a": ("A",), "c": ()}, "A": {}}
+    env, exp = ToyEnv(rules), ScriptedExpander({"R": [("a", .6), ("c", .3)]})
+    s = kind(ToyGoal("R"), SearchConfig())
+    for tried in [(), ("a",), ("c",)]:  # nothing, then a (its subgoal A is not proved), then c (closes R)
+        goals = s.to_expand()
+        assert [g.key for g in goals] == ["R"] and not s.graph.nodes
+        (e,) = exp.expand(goals, DecodingConfig(n_samples=64))
+        s.receive([e], [[env.apply(goals[0], t) if t in tried else TacticResult(t, error=SKIPPED)
+                         for t in e.tactics]])
+    assert s.graph.nodes["R"].tactics == ["c"] and s.graph.proved and s.stats["skipped_tactics"] == 4
+    assert s.n_expanded == 1 and s.to_expand() == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=problems(), seed=st.integers(0, 1000), succ=st.integers(1, 8))
+def test_skipped_tactics_never_decide_anything(rules: dict[str, dict[str, tuple[str, ...] | str]], seed: int,
+                                               succ: int) -> None:
+    """With a third of the tactics skipped at random, exhaustive searches decide provability as without skips,
+    HTPS's virtual counts come back to 0, and no goal is dead unless it is unprovable."""
+    truth = provable(rules)
+    env = ToyEnv(rules)
+    bfs = BestFirst(ToyGoal("g0"), SearchConfig(n_expansions=10_000))
+    run_search(bfs, env, expander_from_rules(rules, seed), skip=1 / 3, rng=random.Random(seed))
+    assert bfs.result().proved == ("g0" in truth)
+    htps = HTPS(ToyGoal("g0"), SearchConfig(n_expansions=10_000, succ_expansions=succ, seed=seed))
+    run_search(htps, env, expander_from_rules(rules, seed), after_receive=check_every_batch, skip=1 / 3,
+               rng=random.Random(seed))
+    res = htps.result()
+    if htps.stats["cycle_kills"] == 0:  # a cycle kill may kill a provable goal's tactics, skipped or not
+        assert res.proved == ("g0" in truth)
+        assert not any(n.is_bad and n.key in truth for n in htps.graph.nodes.values())
+    greedy = Greedy(ToyGoal("g0"), SearchConfig())
+    run_search(greedy, env, expander_from_rules(rules, seed), skip=1 / 3, rng=random.Random(seed))
+    assert not greedy.result().proved or "g0" in truth

@@ -48,6 +48,7 @@ class TacticErrorKind(enum.StrEnum):
     INVALID_CHILD = "invalid_child"  # a subgoal would be false / undefined (division by zero, ...)
     DISJOINT = "disjoint"  # a disjoint-variable condition is violated (Metamath)
     TIMEOUT = "timeout"
+    SKIPPED = "skipped"  # not tried: its search's time limit had passed (says nothing about the tactic)
     OTHER = "other"
 
 

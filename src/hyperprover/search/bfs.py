@@ -57,6 +57,9 @@ class BestFirst(GraphSearch):
         new = [build_node(goal, e, r, self.cfg) for goal, e, r in zip(goals, expansions, results)]
         self.graph.add_nodes(new)
         nodes = self.graph.nodes
+        for k in [g.key for g in self._pending if g.key not in nodes]:  # not absorbed (skipped): open again
+            heapq.heappush(self._heap, (-self.score[k], self._tick, k))
+            self._tick += 1
         for n in new:
             base = self.score[n.key]
             for t, cs in enumerate(n.children):

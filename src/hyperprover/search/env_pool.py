@@ -5,9 +5,10 @@ functools.partial of one) and use the `spawn` start method, so a parent that has
 torch threads cannot deadlock its children. An exception inside `env.apply` becomes an error
 result for that one tactic instead of ending the whole evaluation. A task carries its search's deadline
 (`time.time()` seconds, valid in every process): an env whose tactics may run for seconds (TimeCappedEnv,
-Coq's automation) gets the time left as each tactic's limit. Tactics are not skipped past it: the search
-stops after this batch anyway, and a goal whose tactics were all skipped would look unprovable to the
-critic's training samples.
+Coq's automation) gets the time left as each tactic's limit, and the tactics still waiting when it has passed
+are not tried (error kind SKIPPED; the searches leave a goal they know nothing about unexpanded, see
+GraphSearch.receive). Envs whose tactics take milliseconds try every tactic, so their results never depend
+on the clock.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: b
     out: list[TacticResult] = []
     for tac in tactics:
         t0 = time.perf_counter()
+        left = deadline - time.time() if capped else math.inf
+        if left <= 0:
+            out.append(TacticResult(tac, error=TacticError(TacticErrorKind.SKIPPED, "its search's time was up")))
+            continue
         try:
-            r = capped.apply_within(goal, tac, deadline - time.time()) if capped else env.apply(goal, tac)
+            r = capped.apply_within(goal, tac, left) if capped else env.apply(goal, tac)
         except Exception as e:  # noqa: BLE001 - one broken tactic must not stop the other searches
             msg = f"env.apply raised {type(e).__name__}: {e}".splitlines()[0]
             r = TacticResult(tac, error=TacticError(TacticErrorKind.OTHER, msg))

@@ -31,6 +31,11 @@ def _logsumexp(xs: Sequence[float]) -> float:
     return m + math.log(sum(math.exp(x - m) for x in xs))
 
 
+def usable(goal: Goal, r: TacticResult) -> bool:
+    """Whether a tactic's result can enter the graph: it worked, and its goal is not among its subgoals."""
+    return r.error is None and all(c.key != goal.key for c in r.children)
+
+
 def build_node(goal: Goal, expansion: Expansion, results: Sequence[TacticResult], cfg: SearchConfig) -> Node:
     """The node for `goal`; `results[i]` is the env's answer to `expansion.tactics[i]`."""
     if expansion.error is not None:
@@ -47,7 +52,7 @@ def _node(goal: Goal, expansion: Expansion, results: Sequence[TacticResult], cfg
     malformed: list[float] = []
     failed: list[float] = []
     for logp, r in zip(expansion.log_priors, results):
-        if r.error is None and all(c.key != goal.key for c in r.children):
+        if usable(goal, r):
             valid.append((logp, r))
         elif r.error is not None and r.error.kind == TacticErrorKind.MALFORMED:
             malformed.append(logp)

@@ -163,12 +163,15 @@ class HTPS(GraphSearch):
         return False
 
     def _undo_all_virtual(self) -> None:
-        vl = self.cfg.virtual_loss
         for sims in self._sims:
-            for x in sims:
-                if x.tactic >= 0:
-                    self.graph.nodes[x.key].V[x.tactic] -= vl
+            self._undo_virtual(sims)
         self._sims = []
+
+    def _undo_virtual(self, sims: list[_Sim]) -> None:
+        vl = self.cfg.virtual_loss
+        for x in sims:
+            if x.tactic >= 0:
+                self.graph.nodes[x.key].V[x.tactic] -= vl
 
     # -- expansion and backup ------------------------------------------------------------------------
     def _absorb(self, goals: list[Goal], expansions: Sequence[Expansion],
@@ -176,7 +179,10 @@ class HTPS(GraphSearch):
         cfg, g = self.cfg, self.graph
         g.add_nodes([build_node(goal, e, r, cfg) for goal, e, r in zip(goals, expansions, results)])
         for sims in self._sims:
-            self._backup(sims)
+            if all(x.tactic >= 0 or x.key in g.nodes for x in sims):
+                self._backup(sims)
+            else:  # a leaf was not expanded (its tactics were skipped): nothing learned on this path
+                self._undo_virtual(sims)
         for sims in self._sims:  # the invariant the whole batch scheme rests on
             for x in sims:
                 if x.tactic >= 0 and g.nodes[x.key].V[x.tactic] != 0:

@@ -3,20 +3,30 @@
 `GraphSearch` holds the hypergraph, the budget, the timing and the stop reasons once; a search (HTPS,
 best-first, greedy) only says which goals to expand next (`_choose`) and what to do with the nodes a batch made
 (`_absorb`), and may name its stop when nothing is left to expand (`_nothing_to_expand`).
+
+Tactics the env did not try because the search's time was up (error kind SKIPPED) are dropped before
+`_absorb`, and a goal that none of its tried tactics proves outright is not absorbed at all: it stays
+unexpanded rather than judged on part of its tactics, so that neither the proof status nor the critic's
+training samples take "no time left" for "unprovable". A search finds the goals it asked for that were not
+absorbed still missing from the graph.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Sequence
 
-from hyperprover.envs.base import Goal, TacticResult
+from hyperprover.envs.base import Goal, TacticErrorKind, TacticResult
 from hyperprover.search.api import SearchResult, check_batch, graph_result, search_rng, stop_reason
 from hyperprover.search.config import SearchConfig
 from hyperprover.search.expander import Expansion
+from hyperprover.search.filtering import usable
 from hyperprover.search.graph import Hypergraph
 from hyperprover.search.samples import Tokenizer
+
+Results = Sequence[TacticResult]  # the env's answers to one goal's tactics
 
 
 class GraphSearch:
@@ -29,7 +39,7 @@ class GraphSearch:
         self.graph = Hypergraph(goal)
         self.n_expanded = 0
         self.stop_reason = ""
-        self.stats: dict[str, float] = dict.fromkeys(("nsteps", *self.STATS), 0.0)
+        self.stats: dict[str, float] = dict.fromkeys(("nsteps", "skipped_tactics", *self.STATS), 0.0)
         self._pending: list[Goal] = []
         self._start = time.perf_counter()
         self._search_s = 0.0
@@ -74,12 +84,37 @@ class GraphSearch:
     def receive(self, expansions: Sequence[Expansion], results: Sequence[Sequence[TacticResult]]) -> None:
         check_batch(self._pending, expansions, results)
         t0 = time.perf_counter()
-        failure = self._absorb(self._pending, expansions, results)
-        self.n_expanded += len(self._pending)
+        goals, expansions, results = self._tried(self._pending, expansions, results)
+        failure = self._absorb(goals, expansions, results)
+        self.n_expanded += len(goals)
         self.stats["nsteps"] += 1
         self._pending = []
         self.stop_reason = stop_reason(self._proved(), failure, self.n_expanded, self.cfg, self._start)
         self._search_s += time.perf_counter() - t0
+
+    def _tried(self, goals: list[Goal], expansions: Sequence[Expansion],
+               results: Sequence[Sequence[TacticResult]]) -> tuple[list[Goal], list[Expansion], list[Results]]:
+        """The batch without the tactics that were skipped, and without the goals they leave undecided: a goal
+        with skipped tactics enters the graph only when a tried one proves it (solved goals are never dead;
+        an unsolved node made of some of its tactics could die of those alone)."""
+        out: tuple[list[Goal], list[Expansion], list[Results]] = ([], [], [])
+        for goal, e, rs in zip(goals, expansions, results):
+            tried = [i for i, r in enumerate(rs) if r.error is None or r.error.kind != TacticErrorKind.SKIPPED]
+            if len(tried) < len(rs):
+                self.stats["skipped_tactics"] += len(rs) - len(tried)
+                if not any(self._proves(goal, rs[i]) for i in tried):
+                    continue
+                e = dataclasses.replace(e, tactics=tuple(e.tactics[i] for i in tried),
+                                        log_priors=tuple(e.log_priors[i] for i in tried))
+                rs = [rs[i] for i in tried]
+            out[0].append(goal)
+            out[1].append(e)
+            out[2].append(rs)
+        return out
+
+    def _proves(self, goal: Goal, r: TacticResult) -> bool:
+        nodes = self.graph.nodes
+        return usable(goal, r) and all((n := nodes.get(c.key)) is not None and n.solved for c in r.children)
 
     def result(self) -> SearchResult:
         if self._pending:

@@ -188,7 +188,8 @@ class CoqEnv:
             why = self._open(goal)
             if why is not None:
                 return fail(TacticErrorKind.INVALID_CHILD, why)
-            a = self.top.send(f"Timeout {limit:g} {tactic.strip().rstrip('.')}.")
+            # coqtop is given up on `answer_timeout_s` after the tactic's own limit, the cut one included
+            a = self.top.send(f"Timeout {limit:g} {tactic.strip().rstrip('.')}.", limit + self.cfg.answer_timeout_s)
             if a.error is not None:
                 kind = TacticErrorKind.TIMEOUT if "Timeout" in a.error else TacticErrorKind.NO_MATCH
                 return fail(kind, a.error)
