@@ -5,13 +5,14 @@ of a split twice in this process, with `--decoding.fast false` (the reference pa
 then the model-free floor on the same theorems. Prints, per run: model calls, goals per call, expansions per
 CPU-second and per wall-second, and where the time went (encoder, tactic scoring/decoding, the critic, the
 env, the search), and whether both paths proved the same theorems. Its last line is
-`ratio <fast/reference expansions per CPU-second>`.
+`ratio <fast/reference expansions per CPU-second>` (with `--new_checkpoint`: that model's fast path against the
+reference path of `--checkpoint`).
 
     python benchmarks/prover_throughput.py --env eq --checkpoint MODEL.pth
     python benchmarks/prover_throughput.py --env mm --random_init
     python benchmarks/prover_throughput.py --env coq --checkpoint MODEL.pth --n_theorems 8
 
-`--random_init` proves with an untrained model of the demo's size over the env's whole vocabulary (mm, coq,
+`--random_init` proves with an untrained model of the local sweeps' size over the env's whole vocabulary (mm, coq,
 sr; eq reads its words from the theorems): the costs of scoring are those of a trained model, the proofs and
 the sampled tactics are not. One torch thread (a Ray prover's setting); on a GPU (`--device cuda`) the same
 script runs unchanged. Run it alone on the machine and note the load (`uptime`). On Coq the env's work happens
@@ -114,7 +115,8 @@ def show(run: Run) -> None:
 
 
 def random_init_checkpoint(env: BackwardEnv, env_name: str, theorems: list[Theorem], folder: str) -> str:
-    """An untrained model of the demo's size (sweeps/supervised_*_local.json) over the env's vocabulary."""
+    """An untrained model of the local sweeps' size (sweeps/supervised_*_local.json: width 128, 3 + 2 layers)
+    over the env's vocabulary."""
     from hyperprover.model.checkpoint import save_checkpoint
     from hyperprover.model.config import ModelConfig, resolve
     from hyperprover.model.dictionary import Dictionary
@@ -145,7 +147,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--env", default="eq", choices=tuple(SETTINGS))
     ap.add_argument("--checkpoint", default="")
-    ap.add_argument("--random_init", action="store_true", help="an untrained model of the demo's size")
+    ap.add_argument("--random_init", action="store_true", help="an untrained model of the local sweeps' size")
     ap.add_argument("--split", default="", help="default: eq identities, mm valid, coq valid")
     ap.add_argument("--n_theorems", type=int, default=0, help="default: eq 40, mm 16, coq 8 (a fixed sample)")
     ap.add_argument("--n_expansions", type=int, default=0, help="budget per theorem (default: eq 64, mm 32, coq 24)")
@@ -157,6 +159,9 @@ def main() -> None:
     ap.add_argument("--skip_reference", action="store_true", help="time the fast path alone (no ratio)")
     ap.add_argument("--precisions", default="", help="also the fast path with each of these comma-separated "
                     "--decoding.precision values, e.g. int8,bfloat16 (approximate: their proofs may differ)")
+    ap.add_argument("--new_checkpoint", default="", help="also the fast path in --decoding.precision auto (the "
+                    "default) with this model, e.g. a smaller one trained on the same data (approximate: compare "
+                    "its proofs on a larger set with hyperprover compare); the last line's ratio is then its own")
     ap.add_argument("--prune_margin", type=float, default=0.0, help="also the fast path with "
                     "--decoding.prune_margin M (scored enumeration drops tactics whose first distinct word is far "
                     "below the best: approximate)")
@@ -172,7 +177,8 @@ def main() -> None:
     theorems = (theorems[: st.n_theorems] if args.env == "eq" and not args.seed
                 else random.Random(args.seed).sample(theorems, min(st.n_theorems, len(theorems))))
     if not args.checkpoint and not args.random_init:
-        raise SystemExit("give --checkpoint MODEL.pth, or --random_init to time an untrained model of the demo's size")
+        raise SystemExit("give --checkpoint MODEL.pth, or --random_init to time an untrained model of the local "
+                         "sweeps' size")
     tmp = tempfile.TemporaryDirectory()
     ckpt = args.checkpoint or random_init_checkpoint(env, args.env, theorems, tmp.name)
     expander = load_expander(ckpt, env, args.device)
@@ -189,6 +195,9 @@ def main() -> None:
     if args.prune_margin > 0:
         runs.append(prove(f"fast pruned {args.prune_margin:g}", env, expander, st,
                           replace(fast, prune_margin=args.prune_margin), theorems))
+    if args.new_checkpoint:
+        runs.append(prove("new model", env, load_expander(args.new_checkpoint, env, args.device), st,
+                          replace(fast, precision="auto"), theorems))
     floor = prove("floor", env, UniformExpander(env), st, DecodingConfig(n_samples=st.floor_samples), theorems)
     for run in (*runs, floor):
         show(run)
@@ -205,7 +214,7 @@ def main() -> None:
         print(f"{other.name}: {speed(other) / speed(ref):.2f}x the reference, proved {len(other.proved)} "
               f"(fast: {len(new.proved)}; only {other.name} {len(other.proved - new.proved)}, "
               f"only fast {len(new.proved - other.proved)})")
-    print(f"ratio {speed(new) / speed(ref):.2f}")
+    print(f"ratio {speed(runs[-1] if args.new_checkpoint else new) / speed(ref):.2f}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperprover.demo import PROVERS, RECIPE, DemoConfig, eval_id, main
+from hyperprover.demo import PROVERS, RECIPES, DemoConfig, eval_id, main
 from hyperprover.model.checkpoint import load_checkpoint
 
 
@@ -20,9 +20,13 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     root = tmp_path / "demo"
     assert (root / "data" / "eq_rwalk.jsonl").read_text().count("\n") == 10
-    model = root / "supervised" / RECIPE / "checkpoint.pth"
-    trained = load_checkpoint(model)["counters"]
+    model = root / "supervised" / RECIPES["eq"].model / "checkpoint.pth"
+    checkpoint = load_checkpoint(model)
+    trained = checkpoint["counters"]
     assert trained["epoch"] >= 1 and trained["train_seconds"] > 6
+    # the prover's cost is the decoder: one layer of width 96 (docs/results.md, "A smaller model")
+    dims = checkpoint["model_dims"]
+    assert (dims["dec_dim"], dims["dec_layers"], dims["enc_layers"]) == (96, 1, 3)
     cfg = DemoConfig(n_expansions=4, n_samples=4)
     for prover, seed in [(p, s) for p in PROVERS for s in (0, 1)]:
         summary = json.loads((root / "eval" / eval_id(prover, cfg, seed) / "summary.json").read_text())
@@ -37,7 +41,7 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
         # one line per identity, in the order the searches finished
         assert sorted(json.loads(line)["label"] for line in lines) == [f"identities:{i}" for i in range(3)]
     assert (root / "plots" / "index.html").is_file()
-    assert f"supervised/{RECIPE}/" in out
+    assert f"supervised/{RECIPES['eq'].model}/" in out
     # the table and the paired comparisons with the floor
     assert "floor    htps   uniform     1" in out and out.count("exact McNemar p = ") == 3
     assert out.count("sign test over theorems") == 3  # two seeds: the verdicts pool them by theorem

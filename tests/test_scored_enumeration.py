@@ -244,3 +244,20 @@ def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(expander, mon
     auto = fresh.expand(goals, dataclasses.replace(params, precision="auto"))
     assert auto == fresh.expand(goals, dataclasses.replace(params, precision=expected))
     assert list(fresh._copies) == (["bfloat16"] if expected == "bfloat16" else [])
+
+
+def test_the_cpu_flags_that_auto_reads_can_be_given(monkeypatch):
+    """$HYPERPROVER_CPU_FLAGS stands for /proc/cpuinfo's flags (empty: `auto`, the default, proves in float, as on
+    a CPU without bfloat16), so a run on one machine can reproduce the proofs of another."""
+    from hyperprover.model import expander as module
+
+    assert DecodingConfig().precision == "auto"
+    cpu = torch.device("cpu")
+    try:
+        for given, expected in (("fpu avx512_bf16", "bfloat16"), ("", "float"), ("amx_bf16", "bfloat16")):
+            monkeypatch.setenv("HYPERPROVER_CPU_FLAGS", given)
+            module._cpu_flags.cache_clear()
+            assert module.resolve_precision(DecodingConfig().precision, cpu) == expected
+    finally:
+        monkeypatch.undo()
+        module._cpu_flags.cache_clear()

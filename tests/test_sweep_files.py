@@ -63,3 +63,17 @@ def test_reloaded_models_are_those_other_sweeps_write():
                 assert Path(model) in written, f"{name}: --reload_model {model} is written by no job of {producer}"
                 checked += 1
     assert checked >= 4  # the eval sweeps of the online models and the online sweep of the supervised one
+
+
+def test_the_equations_online_recipe_starts_from_the_model_make_run_trains():
+    """The guide's path: `make run` (the demo, dump_path ./dumped) trains the model the Equations online recipe
+    reloads; renaming the demo's model folder must move the recipe with it."""
+    from hyperprover.demo import RECIPES, DemoConfig
+
+    path = next(p for p in SWEEPS if p.stem == "online_mcts_eq_local")
+    for job in load_sweep(path):
+        argv = job_argv(job, SweepConfig(), path.stem)
+        cfg = load_config(schema(argv[0]), argv[1:])
+        recipe = RECIPES["eq"]
+        assert Path(cfg.reload_model) == (Path(DemoConfig().dump_path) / recipe.folder / "supervised" / recipe.model
+                                          / "checkpoint.pth")

@@ -26,24 +26,31 @@ from pathlib import Path
 
 from hyperprover.config import help_text, load_config, opt
 
-# The supervised_eq_local sweep's model and optimiser, bounded in time (sweeps/supervised_eq_local.json), with
+# The supervised_eq_local sweep's optimiser, bounded in time (sweeps/supervised_eq_local.json), with
 # data chosen for proving identities on a CPU budget: random-graph proofs (whose goals close on hypotheses and
 # trivially true statements, as identities do) mixed with shorter random walks than the spec's default
 # (20 steps from up to 10-operator statements, ~100-token goals). At equal training time on 2 cores this
 # doubled the share of sampled tactics that apply to the identities (4.9% -> 11.2%, benchmarks/tactic_validity.py).
 RECIPE = "graph_rwalk"
 TASKS = ("eq_bwd_graph_seq2seq", "eq_bwd_rwalk_seq2seq", "eq_critic_rwalk_seq2seqtok")
-# the small model, optimiser and logging of both recipes (sweeps/supervised_{eq,mm}_local.json)
-SMALL_MODEL_ARGS = [
-    "--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2", "--model.n_heads", "4",
+# the optimiser and logging of both recipes (sweeps/supervised_{eq,mm}_local.json)
+TRAINING_ARGS = [
     "--batch.tokens", "4000", "--batch.size", "64", "--batch.collate_queue_size", "2000",
     "--optimizer", "adam_inverse_sqrt,warmup_updates=300,lr=0.002,weight_decay=0.01", "--clip_grad_norm", "1.0",
     "--eval_splits", "valid", "--cpu_threads", "1", "--log_network_stats_freq", "50",
 ]
+# Proving, not training, is what the model costs here: scoring a goal's ~100 candidate tactics runs the decoder
+# over each, so the Equations model has one decoder layer of width 96 (the Metamath one: two of 128). At equal
+# training time it proves as many identities at equal budget with 2x the expansions per CPU-second
+# (benchmarks/prover_throughput.py --new_checkpoint; docs/results.md, "A smaller model").
+EQ_MODEL_ARGS = ["--model.emb_dim", "96", "--model.enc_n_layers", "3", "--model.dec_n_layers", "1",
+                 "--model.n_heads", "4"]
+MM_MODEL_ARGS = ["--model.emb_dim", "128", "--model.enc_n_layers", "3", "--model.dec_n_layers", "2",
+                 "--model.n_heads", "4"]
 TRAIN_ARGS = [
     "--tasks", ",".join(TASKS), "--tasks_weight", "2,2,1",
     "--eq.gen.rwalk_max_init_ops", "3", "--eq.gen.rwalk_n_steps", "10", "--eq.gen.rwalk_max_created_hyps", "3",
-    *SMALL_MODEL_ARGS, "--batch.max_len", "256", "--eval_size", "100",
+    *EQ_MODEL_ARGS, *TRAINING_ARGS, "--batch.max_len", "256", "--eval_size", "100",
     "--validation_metrics", "valid-eq_bwd_graph_seq2seq-tok-acc",
 ]
 # best-first expands one goal per search and step: more searches at once share each model call (HTPS already
@@ -53,7 +60,8 @@ SIMULTANEOUS = {"htps": 8, "bfs": 32}
 PROVERS = {"floor": ("htps", "uniform"), "htps": ("htps", "model"), "bfs": ("bfs", "model")}
 # sweeps/supervised_mm_local.json's model on the goal -> tactic steps of set.mm's human proofs
 MM_TRAIN_ARGS = [
-    "--tasks", "mm_x2y_goal--tactic_seq2seq", *SMALL_MODEL_ARGS, "--batch.max_len", "512", "--eval_size", "200",
+    "--tasks", "mm_x2y_goal--tactic_seq2seq", *MM_MODEL_ARGS, *TRAINING_ARGS, "--batch.max_len", "512",
+    "--eval_size", "200",
     "--validation_metrics", "valid-mm_x2y_goal--tactic_seq2seq-tok-acc",
 ]
 
@@ -75,7 +83,7 @@ class Recipe:
 
 
 RECIPES = {
-    "eq": Recipe("eq", "demo", RECIPE, tuple(TRAIN_ARGS), "identities", 15.0, 3, False),
+    "eq": Recipe("eq", "demo", f"{RECIPE}_w96_dec1", tuple(TRAIN_ARGS), "identities", 15.0, 3, False),
     # a 42k-word vocabulary: renormalised scores compute only the logits a step can take; no critic is trained
     # on Metamath (its human proofs give no unprovable goals), so HTPS values new goals at 0.5 as the floor does;
     # the model ranks the complete applicable tactics and samples no substitution (sampling them lost to the

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import functools
 import math
+import os
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,10 @@ from hyperprover.search.expander import DecodingConfig, Expansion, TacticPrefixE
 
 @functools.cache
 def _cpu_flags() -> frozenset[str]:
+    # $HYPERPROVER_CPU_FLAGS stands for the machine's flags: empty makes `auto` pick float, so that a bfloat16 CPU
+    # reproduces the proofs of one without (the tests set it)
+    if (given := os.environ.get("HYPERPROVER_CPU_FLAGS")) is not None:
+        return frozenset(given.split())
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: no flags known, so `auto` stays in float

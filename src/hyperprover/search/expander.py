@@ -54,11 +54,12 @@ class DecodingConfig:
                            "(one decoder call per chain of tokens, not per position) and the prover exempts what "
                            "exists when it starts (env, model) from garbage collection; false: the reference "
                            "path, the same scores within float rounding (benchmarks, tests)")
-    precision: str = opt("float", "float | half (GPU only) | bfloat16 (GPU: autocast; CPU: a bfloat16 copy of "
-                                  "the model, approximate scores) | int8 (CPU only: the encoder and decoder Linear "
-                                  "layers in int8, approximate scores) | auto (bfloat16 where the hardware computes "
-                                  "it natively: a GPU that supports it, a CPU with AVX-512 BF16 or AMX; float "
-                                  "elsewhere, where bfloat16 is emulated and slower)",
+    precision: str = opt("auto", "auto (bfloat16 where the hardware computes it natively: a GPU that supports it, "
+                                 "a CPU with AVX-512 BF16 or AMX, read from /proc/cpuinfo or $HYPERPROVER_CPU_FLAGS; "
+                                 "float elsewhere, where bfloat16 is emulated and slower) | float (the exact path) | "
+                                 "half (GPU only) | bfloat16 (GPU: autocast; CPU: a bfloat16 copy of the model, "
+                                 "approximate scores) | int8 (CPU only: the encoder and decoder Linear layers in "
+                                 "int8, approximate scores)",
                          choices=("float", "half", "bfloat16", "double", "int8", "auto"))
 
 
