@@ -5,8 +5,8 @@ of a split twice in this process, with `--decoding.fast false` (the reference pa
 then the model-free floor on the same theorems. Prints, per run: model calls, goals per call, expansions per
 CPU-second and per wall-second, and where the time went (encoder, tactic scoring/decoding, the critic, the
 env, the search), and whether both paths proved the same theorems. Its last line is
-`ratio <fast/reference expansions per CPU-second>` (with `--new_checkpoint`: that model's fast path against the
-reference path of `--checkpoint`).
+`ratio <fast/reference expansions per CPU-second>` (with `--new_checkpoint`: that model on the default path, against
+the reference path of `--checkpoint`).
 
     python benchmarks/prover_throughput.py --env eq --checkpoint MODEL.pth
     python benchmarks/prover_throughput.py --env mm --random_init
@@ -51,11 +51,12 @@ class Setting:
     decoding: DecodingConfig
     floor_samples: int
     simultaneous: int
+    default_cap: int = 0  # the recipe's --decoding.max_tactics (the default path's; the reference applied all)
 
 
 SETTINGS = {
     "eq": Setting("identities", 40, "htps", 64, DecodingConfig(
-        n_samples=8, score_enumerated=True, applicable_only=True), 32, 8),
+        n_samples=8, score_enumerated=True, applicable_only=True), 32, 8, default_cap=32),
     "mm": Setting("valid", 16, "bfs", 32, DecodingConfig(
         n_samples=0, score_enumerated=True, renormalize_scores=True, applicable_only=True), 32, 8),
     "coq": Setting("valid", 8, "bfs", 24, DecodingConfig(n_samples=8, score_enumerated=True), 64, 8),
@@ -114,9 +115,10 @@ def show(run: Run) -> None:
     print(f"{'':<10} time: {shares}")
 
 
-def random_init_checkpoint(env: BackwardEnv, env_name: str, theorems: list[Theorem], folder: str) -> str:
-    """An untrained model of the local sweeps' size (sweeps/supervised_*_local.json: width 128, 3 + 2 layers)
-    over the env's vocabulary."""
+def random_init_checkpoint(env: BackwardEnv, env_name: str, theorems: list[Theorem], folder: str,
+                           shape: tuple[int, int, int] = (128, 3, 2)) -> str:
+    """An untrained model over the env's vocabulary: width, encoder and decoder layers (default: the local
+    sweeps' size, sweeps/supervised_*_local.json)."""
     from hyperprover.model.checkpoint import save_checkpoint
     from hyperprover.model.config import ModelConfig, resolve
     from hyperprover.model.dictionary import Dictionary
@@ -136,7 +138,8 @@ def random_init_checkpoint(env: BackwardEnv, env_name: str, theorems: list[Theor
                 seen.update(dict.fromkeys(prefix))
         words = list(seen)
     dico = Dictionary.build(dict.fromkeys(words, 1))
-    dims = resolve(ModelConfig(emb_dim=128, enc_n_layers=3, dec_n_layers=2, n_heads=4), len(dico), dico.pad)
+    width, enc, dec = shape
+    dims = resolve(ModelConfig(emb_dim=width, enc_n_layers=enc, dec_n_layers=dec, n_heads=4), len(dico), dico.pad)
     torch.manual_seed(0)
     path = str(Path(folder) / "random_init.pth")
     save_checkpoint(path, Seq2SeqTransformer(dims).eval(), dico, dims)
@@ -148,6 +151,8 @@ def main() -> None:
     ap.add_argument("--env", default="eq", choices=tuple(SETTINGS))
     ap.add_argument("--checkpoint", default="")
     ap.add_argument("--random_init", action="store_true", help="an untrained model of the local sweeps' size")
+    ap.add_argument("--shape", default="128,3,2", help="with --random_init: WIDTH,ENCODER_LAYERS,DECODER_LAYERS "
+                    "(what the model's shape costs a prover, before training one)")
     ap.add_argument("--split", default="", help="default: eq identities, mm valid, coq valid")
     ap.add_argument("--n_theorems", type=int, default=0, help="default: eq 40, mm 16, coq 8 (a fixed sample)")
     ap.add_argument("--n_expansions", type=int, default=0, help="budget per theorem (default: eq 64, mm 32, coq 24)")
@@ -159,9 +164,10 @@ def main() -> None:
     ap.add_argument("--skip_reference", action="store_true", help="time the fast path alone (no ratio)")
     ap.add_argument("--precisions", default="", help="also the fast path with each of these comma-separated "
                     "--decoding.precision values, e.g. int8,bfloat16 (approximate: their proofs may differ)")
-    ap.add_argument("--new_checkpoint", default="", help="also the fast path in --decoding.precision auto (the "
-                    "default) with this model, e.g. a smaller one trained on the same data (approximate: compare "
-                    "its proofs on a larger set with hyperprover compare); the last line's ratio is then its own")
+    ap.add_argument("--new_checkpoint", default="", help="also the default path with this model (e.g. a smaller "
+                    "one trained on the same data): fast, --decoding.precision auto and the recipe's "
+                    "--decoding.max_tactics (eq: 32), all approximate: compare its proofs on a larger set with "
+                    "hyperprover compare; the last line's ratio is then its own")
     ap.add_argument("--prune_margin", type=float, default=0.0, help="also the fast path with "
                     "--decoding.prune_margin M (scored enumeration drops tactics whose first distinct word is far "
                     "below the best: approximate)")
@@ -180,7 +186,11 @@ def main() -> None:
         raise SystemExit("give --checkpoint MODEL.pth, or --random_init to time an untrained model of the local "
                          "sweeps' size")
     tmp = tempfile.TemporaryDirectory()
-    ckpt = args.checkpoint or random_init_checkpoint(env, args.env, theorems, tmp.name)
+    try:
+        width, enc, dec = (int(x) for x in args.shape.split(","))
+    except ValueError:
+        raise SystemExit(f"--shape {args.shape!r}: give WIDTH,ENCODER_LAYERS,DECODER_LAYERS, e.g. 96,3,1") from None
+    ckpt = args.checkpoint or random_init_checkpoint(env, args.env, theorems, tmp.name, (width, enc, dec))
     expander = load_expander(ckpt, env, args.device)
     precision = "bfloat16" if args.device.startswith("cuda") else "float"
     fast = replace(st.decoding, fast=True, precision=precision)
@@ -196,8 +206,9 @@ def main() -> None:
         runs.append(prove(f"fast pruned {args.prune_margin:g}", env, expander, st,
                           replace(fast, prune_margin=args.prune_margin), theorems))
     if args.new_checkpoint:
-        runs.append(prove("new model", env, load_expander(args.new_checkpoint, env, args.device), st,
-                          replace(fast, precision="auto"), theorems))
+        top = fast.max_tactics if args.max_tactics >= 0 else st.default_cap
+        runs.append(prove(f"new{f' top{top}' if top else ''}", env, load_expander(args.new_checkpoint, env,
+                          args.device), st, replace(fast, precision="auto", max_tactics=top), theorems))
     floor = prove("floor", env, UniformExpander(env), st, DecodingConfig(n_samples=st.floor_samples), theorems)
     for run in (*runs, floor):
         show(run)

@@ -35,6 +35,8 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path, capsys: pytest.Capture
         params = json.loads((root / "eval" / eval_id(prover, cfg, seed) / "params.json").read_text())
         assert params["search"]["seed"] == seed
         assert params["decoding"]["score_enumerated"] is (PROVERS[prover][1] == "model")
+        # the learned provers apply their best 32 tactics per goal, the floor its 4 random ones
+        assert params["decoding"]["max_tactics"] == (32 if PROVERS[prover][1] == "model" else 0)
         # the floor draws n_samples complete tactics; the model samples n_subst_samples substitution tactics
         assert params["decoding"]["n_samples"] == (4 if PROVERS[prover][1] == "uniform" else 8)
         lines = (root / "eval" / eval_id(prover, cfg, seed) / "eval_results.jsonl").read_text().splitlines()
