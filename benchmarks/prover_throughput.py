@@ -1,12 +1,13 @@
 """Prover throughput: the learned prover's expansions per CPU-second, the reference path against the fast one.
 
 Runs the learned prover of `--env` (its usual search and decoding settings, below) on a fixed set of theorems
-of a split twice in this process, with `--decoding.fast false` (the reference path) and true (the default),
-then the model-free floor on the same theorems. Prints, per run: model calls, goals per call, expansions per
-CPU-second and per wall-second, and where the time went (encoder, tactic scoring/decoding, the critic, the
-env, the search), and whether both paths proved the same theorems. Its last line is
-`ratio <fast/reference expansions per CPU-second>` (with `--new_checkpoint`: that model on the default path, against
-the reference path of `--checkpoint`).
+of a split in this process with `--decoding.fast false` (the reference path: the old one) and true, both in
+float (exact: they prove the same theorems), then on the default path where it differs (fast, `--decoding.precision
+auto`: bfloat16 on a CPU that computes it, and the recipe's cap on the tactics applied per goal; with
+`--new_checkpoint`, another model), then the model-free floor on the same theorems. Prints, per run: model calls,
+goals per call, expansions per CPU-second and per wall-second, and where the time went (encoder, tactic
+scoring/decoding, the critic, the env, the search), and whether the exact paths proved the same theorems. Its
+last line is `ratio <default/reference expansions per CPU-second>`.
 
     python benchmarks/prover_throughput.py --env eq --checkpoint MODEL.pth
     python benchmarks/prover_throughput.py --env mm --random_init
@@ -33,7 +34,7 @@ from pathlib import Path
 import torch
 
 from hyperprover.envs.base import BackwardEnv, Theorem, make_env, split_theorems
-from hyperprover.model.expander import TransformerExpander, load_expander
+from hyperprover.model.expander import TransformerExpander, load_expander, resolve_precision
 from hyperprover.search.config import ProverConfig, SearchConfig
 from hyperprover.search.expander import DecodingConfig, Expander
 from hyperprover.search.prover import Prover
@@ -156,18 +157,18 @@ def main() -> None:
     ap.add_argument("--split", default="", help="default: eq identities, mm valid, coq valid")
     ap.add_argument("--n_theorems", type=int, default=0, help="default: eq 40, mm 16, coq 8 (a fixed sample)")
     ap.add_argument("--n_expansions", type=int, default=0, help="budget per theorem (default: eq 64, mm 32, coq 24)")
-    ap.add_argument("--max_tactics", type=int, default=-1, help="--decoding.max_tactics of the learned runs, both "
-                                                                 "paths (default: the setting's, 0 = all)")
+    ap.add_argument("--max_tactics", type=int, default=-1, help="--decoding.max_tactics of every learned run "
+                    "(default: all tactics on the reference and fast paths, the recipe's cap on the default path: "
+                    "eq 32; 0 = all)")
     ap.add_argument("--seed", type=int, default=0, help="which theorems of the split (eq: the first ones)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip_reference", action="store_true", help="time the fast path alone (no ratio)")
     ap.add_argument("--precisions", default="", help="also the fast path with each of these comma-separated "
                     "--decoding.precision values, e.g. int8,bfloat16 (approximate: their proofs may differ)")
-    ap.add_argument("--new_checkpoint", default="", help="also the default path with this model (e.g. a smaller "
-                    "one trained on the same data): fast, --decoding.precision auto and the recipe's "
-                    "--decoding.max_tactics (eq: 32), all approximate: compare its proofs on a larger set with "
-                    "hyperprover compare; the last line's ratio is then its own")
+    ap.add_argument("--new_checkpoint", default="", help="the default path's model, e.g. a smaller one trained on "
+                    "the same data (default: --checkpoint's). The default path is approximate (another model, "
+                    "bfloat16, a cap): compare its proofs on a larger set with hyperprover compare")
     ap.add_argument("--prune_margin", type=float, default=0.0, help="also the fast path with "
                     "--decoding.prune_margin M (scored enumeration drops tactics whose first distinct word is far "
                     "below the best: approximate)")
@@ -205,10 +206,14 @@ def main() -> None:
     if args.prune_margin > 0:
         runs.append(prove(f"fast pruned {args.prune_margin:g}", env, expander, st,
                           replace(fast, prune_margin=args.prune_margin), theorems))
-    if args.new_checkpoint:
-        top = fast.max_tactics if args.max_tactics >= 0 else st.default_cap
-        runs.append(prove(f"new{f' top{top}' if top else ''}", env, load_expander(args.new_checkpoint, env,
-                          args.device), st, replace(fast, precision="auto", max_tactics=top), theorems))
+    # the default path: what eval, prove, online and the demo run now
+    default = replace(fast, precision=resolve_precision("auto", torch.device(args.device)),
+                      max_tactics=fast.max_tactics if args.max_tactics >= 0 else st.default_cap)
+    if args.new_checkpoint or default != fast:
+        model = load_expander(args.new_checkpoint, env, args.device) if args.new_checkpoint else expander
+        top = f" top{default.max_tactics}" if default.max_tactics else ""
+        runs.append(prove(f"default {default.precision}{top}" + (" (new model)" if args.new_checkpoint else ""),
+                          env, model, st, default, theorems))
     floor = prove("floor", env, UniformExpander(env), st, DecodingConfig(n_samples=st.floor_samples), theorems)
     for run in (*runs, floor):
         show(run)
@@ -225,7 +230,7 @@ def main() -> None:
         print(f"{other.name}: {speed(other) / speed(ref):.2f}x the reference, proved {len(other.proved)} "
               f"(fast: {len(new.proved)}; only {other.name} {len(other.proved - new.proved)}, "
               f"only fast {len(new.proved - other.proved)})")
-    print(f"ratio {speed(runs[-1] if args.new_checkpoint else new) / speed(ref):.2f}")
+    print(f"ratio {speed(runs[-1]) / speed(ref):.2f}")
 
 
 if __name__ == "__main__":
