@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from hyperprover.demo import RECIPES
 from hyperprover.envs.base import BackwardEnv, Theorem, make_env, split_theorems
 from hyperprover.model.expander import TransformerExpander, load_expander, resolve_precision
 from hyperprover.search.config import ProverConfig, SearchConfig
@@ -57,7 +58,7 @@ class Setting:
 
 SETTINGS = {
     "eq": Setting("identities", 40, "htps", 64, DecodingConfig(
-        n_samples=8, score_enumerated=True, applicable_only=True), 32, 8, default_cap=32),
+        n_samples=8, score_enumerated=True, applicable_only=True), 32, 8, default_cap=RECIPES["eq"].max_tactics),
     "mm": Setting("valid", 16, "bfs", 32, DecodingConfig(
         n_samples=0, score_enumerated=True, renormalize_scores=True, applicable_only=True), 32, 8),
     "coq": Setting("valid", 8, "bfs", 24, DecodingConfig(n_samples=8, score_enumerated=True), 64, 8),

@@ -70,10 +70,9 @@ def test_the_equations_online_recipe_starts_from_the_model_make_run_trains():
     reloads; renaming the demo's model folder must move the recipe with it."""
     from hyperprover.demo import RECIPES, DemoConfig
 
+    recipe = RECIPES["eq"]
+    trained = Path(DemoConfig().dump_path) / recipe.folder / "supervised" / recipe.model / "checkpoint.pth"
     path = next(p for p in SWEEPS if p.stem == "online_mcts_eq_local")
     for job in load_sweep(path):
         argv = job_argv(job, SweepConfig(), path.stem)
-        cfg = load_config(schema(argv[0]), argv[1:])
-        recipe = RECIPES["eq"]
-        assert Path(cfg.reload_model) == (Path(DemoConfig().dump_path) / recipe.folder / "supervised" / recipe.model
-                                          / "checkpoint.pth")
+        assert Path(load_config(schema(argv[0]), argv[1:]).reload_model) == trained

@@ -132,9 +132,10 @@ def eval_id(name: str, cfg: DemoConfig, seed: int = 0) -> str:
     suffix = (f"_t{cfg.timeout_s:g}" if cfg.timeout_s else "") + (f"_s{seed}" if seed else "")
     if PROVERS[name][1] == "uniform":
         return f"{name}_{cfg.n_expansions}x{cfg.n_samples}{suffix}"
-    model = RECIPES[cfg.env].model
+    recipe = RECIPES[cfg.env]
+    model = recipe.model
     if cfg.score_enumerated:
-        top = f"_top{RECIPES[cfg.env].max_tactics}" if RECIPES[cfg.env].max_tactics else ""
+        top = f"_top{recipe.max_tactics}" if recipe.max_tactics else ""
         return f"{name}_{model}_{cfg.n_expansions}_scored{subst_samples(cfg)}{top}{suffix}"
     decoding = "_applicable" if cfg.applicable_only else ""
     return f"{name}_{model}_{cfg.n_expansions}x{cfg.n_samples}{decoding}{suffix}"
