@@ -1,6 +1,7 @@
 """Benchmark: how many lemmas one CoqHammer tactic proves alone, the classical anchors of the Coq env.
 
     .venv/bin/python benchmarks/coq_sauto.py [--tactic sauto] [--split test] [--n 0] [--timeout_s 10] [--out DIR]
+                                             [--workers 1]
     .venv/bin/python benchmarks/coq_hammer.py [--split test] ...   (the same with --tactic hammer, 30 s)
     .venv/bin/python benchmarks/coq_hammer.py --split cross --cross_libraries coquelicot,reglang  (cross-project)
 
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
+import threading
 import time
 from pathlib import Path
 
-from hyperprover.envs.base import split_theorems
+from hyperprover.envs.base import Theorem, split_theorems
 from hyperprover.envs.coq.config import HAMMER, CoqConfig
 from hyperprover.envs.coq.env import CoqEnv
 from hyperprover.results import AttemptRecord, ResultsFile
@@ -37,35 +40,60 @@ def main(tactic: str = "sauto", timeout_s: float = 10.0) -> None:
     p.add_argument("--libraries", default="", help="as --coq.libraries (the train split grows by their lemmas)")
     p.add_argument("--cross_libraries", default="", help="as --coq.cross_libraries: with --split cross, the "
                    "cross-project test")
+    p.add_argument("--workers", type=int, default=1, help="coqtops run side by side, each on its own lemmas "
+                   "(2 on 2 cores: one core per lemma, as an eval with --n_provers 2 --n_simultaneous_proofs 1)")
     args = p.parse_args()
+    if args.workers < 1:
+        p.error(f"--workers {args.workers}: give at least 1 coqtop")
     limit = args.timeout_s
     cfg = CoqConfig(preload=HAMMER, tactic_timeout_s=limit, automation_timeout_s=limit, hammer_timeout_s=limit,
                     libraries=args.libraries, cross_libraries=args.cross_libraries)
-    env = CoqEnv(cfg)
-    theorems = split_theorems(env, args.split)[: args.n or None]
+    theorems = split_theorems(CoqEnv(cfg), args.split)[: args.n or None]
     out = Path(args.out or f"dumped/coq_{args.tactic}")
     out.mkdir(parents=True, exist_ok=True)
     results = ResultsFile(out / "eval_results.jsonl")
     done = {r.label for r in results.read()}
     params = {"prover": args.tactic, "expander": "none", **cfg.record_params(), "timeout_s": limit}
-    t0, n_new = time.perf_counter(), 0
-    try:
-        for th in theorems:
-            if th.label in done:
-                continue
-            r = env.apply(th.goal, args.tactic)
-            proof = {"goal": env.goal_text(th.goal), "tactic": args.tactic, "children": []} if r.closes else None
-            results.append(AttemptRecord(th.label, 1, r.closes, proof, {"time_s": r.duration_s}, params,
-                                         None if r.closes else str(r.error or "subgoals left")))
-            n_new += 1
-    finally:
-        env.close()
+    todo: queue.SimpleQueue[Theorem] = queue.SimpleQueue()
+    for th in theorems:
+        if th.label not in done:
+            todo.put(th)
+    written = threading.Lock()
+    n_new = 0
+
+    def run_tactic() -> None:
+        """One coqtop's share: lemmas taken one at a time from the common queue (the time is in coqtop, so
+        threads suffice), each record appended and flushed as soon as it is known."""
+        nonlocal n_new
+        env = CoqEnv(cfg)
+        try:
+            while True:
+                try:
+                    th = todo.get_nowait()
+                except queue.Empty:
+                    return
+                r = env.apply(th.goal, args.tactic)
+                proof = {"goal": env.goal_text(th.goal), "tactic": args.tactic, "children": []} if r.closes else None
+                with written:
+                    results.append(AttemptRecord(th.label, 1, r.closes, proof, {"time_s": r.duration_s}, params,
+                                                 None if r.closes else str(r.error or "subgoals left")))
+                    n_new += 1
+        finally:
+            env.close()
+
+    t0 = time.perf_counter()
+    workers = [threading.Thread(target=run_tactic, daemon=True) for _ in range(args.workers)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     records = [r for r in results.read() if r.label in {t.label for t in theorems}]
     proved = sum(r.proved for r in records)
     spent = time.perf_counter() - t0
     share = 100 * proved / max(1, len(records))
     print(f"{args.tactic} on {args.split}: proved {proved}/{len(records)} ({share:.1f}%), "
-          f"{spent / max(1, n_new):.2f} s per new lemma ({n_new} run now), timeout {args.timeout_s:g} s, "
+          f"{spent * args.workers / max(1, n_new):.2f} s per new lemma ({n_new} run now, {args.workers} at a time), "
+          f"timeout {args.timeout_s:g} s, "
           f"load {os.getloadavg()[0]:.2f}; results in {out}")
 
 
