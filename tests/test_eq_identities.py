@@ -138,9 +138,24 @@ def test_a_pick_keeps_the_named_indices_in_split_order(idx: set[int]) -> None:
     assert [t.label for t in split_theorems(env, f"identities@{text}")] == [labels[i] for i in sorted(idx)]
 
 
+@settings(max_examples=30, deadline=None)
+@given(start=st.integers(0, 150), length=st.integers(1, 10), n=st.integers(2, 4), k=st.integers(0, 3))
+def test_a_range_pick_is_its_indices_and_folds_fold_the_picked(start: int, length: int, n: int, k: int) -> None:
+    k %= n
+    env = make_env()
+    labels = [t.label for t in env.theorems("identities")]
+    end = min(160, start + length)
+    picked = [t.label for t in split_theorems(env, f"identities@{start}-{end - 1}")]
+    assert picked == labels[start:end]
+    assert picked == [t.label for t in split_theorems(env, "identities@" + ",".join(map(str, range(start, end))))]
+    held = [t.label for t in split_theorems(env, f"identities@{start}-{end - 1}%{n}={k}")]
+    rest = [t.label for t in split_theorems(env, f"identities@{start}-{end - 1}%{n}!={k}")]
+    assert held == picked[k::n] and sorted(held + rest, key=labels.index) == picked
+
+
 def test_bad_picks_name_the_form() -> None:
     env = make_env()
-    for bad in ("identities@0,0", "identities@160"):
+    for bad in ("identities@0,0", "identities@160", "identities@5-4", "identities@150-160", "identities@3,2-5"):
         with pytest.raises(ValueError, match=r"bad pick .*distinct indices below 160"):
             split_theorems(env, bad)
     with pytest.raises(ValueError, match="unknown equations split"):

@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,26 @@ def test_splits_of_set_mm(env: MetamathEnv) -> None:
     th = env.theorems("valid")[0]
     mask = env.allowed_labels_mask(th, ["ax-mp", th.label[3:], "pm2.43", "|-"])
     assert mask == [True, False, env.db.assertions["pm2.43"].index < th.meta["index"], True]
+
+
+def test_the_region_recipe_attempts_one_band_of_set_mm_and_holds_out_its_own_valid_fold(env: MetamathEnv) -> None:
+    """sweeps/online_mcts_mm_region_local.json names its theorems by position in the splits: they must be the
+    band of set.mm between assertions 1,600 and 4,500 (where the supervised model proves 38 of 70 test
+    theorems at 50 s and the floor 23, docs/metamath.md), and the held-out fold must never be attempted."""
+    from hyperprover.config import load_config
+    from hyperprover.envs.base import split_theorems
+    from hyperprover.online.config import OnlineConfig
+    from hyperprover.online.label_sampler import parse_split_props
+    from hyperprover.sweep import SweepConfig, job_argv, load_sweep
+
+    path = Path(__file__).parents[1] / "sweeps" / "online_mcts_mm_region_local.json"
+    cfg = load_config(OnlineConfig, job_argv(load_sweep(path)[0], SweepConfig(), path.stem)[1:])
+    attempted = [t for split in parse_split_props(cfg.data_src_props) for t in split_theorems(env, split)]
+    held_out = split_theorems(env, cfg.async_eval_split)
+    assert (len(attempted), len(held_out)) == (175, 42) and cfg.async_eval_n == len(held_out)
+    assert not {t.label for t in attempted} & {t.label for t in held_out}
+    assert all(1600 <= t.meta["index"] < 4500 for t in attempted + held_out)
+    assert {t.split for t in held_out} == {"valid"}
 
 
 def test_replay_fixed_sample_of_human_proofs(env: MetamathEnv) -> None:

@@ -26,6 +26,7 @@ PAPER = ("{'n_expansions':[1000,10000],'n_samples':[8,16,32,48],'temperature':[0
 def test_split_props():
     assert parse_split_props("train:1,identities:3") == {"train": 0.25, "identities": 0.75}
     assert parse_split_props("identities") == {"identities": 1.0}
+    assert parse_split_props("train@3,9-12%2=0:1,valid@0,1:3") == {"train@3,9-12%2=0": 0.25, "valid@0,1": 0.75}
     with pytest.raises(ConfigError, match="bad weight"):
         parse_split_props("train:x")
     with pytest.raises(ConfigError, match="positive weight"):

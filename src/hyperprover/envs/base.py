@@ -192,15 +192,17 @@ def make_env(name: str, **kwargs: Any) -> BackwardEnv:
 
 
 _FOLD = re.compile(r"^(?P<split>.+)%(?P<n>\d+)(?P<op>!?=)(?P<k>\d+)$")
-_PICK = re.compile(r"^(?P<split>[^@]+)@(?P<idx>\d+(,\d+)*)$")
+_PICK = re.compile(r"^(?P<split>[^@]+)@(?P<idx>\d+(-\d+)?(,\d+(-\d+)?)*)$")
 
 
 def split_theorems(env: BackwardEnv, split: str) -> list[Theorem]:
     """The theorems of `split`, or of a part of it: `identities%4=3` keeps the theorems whose index in the
-    split is 3 mod 4, `identities%4!=3` the others; `identities@0,7,57` the theorems at those indices. Folds
-    let an online run never see a held-out part of a split (train on `identities%4!=3`, evaluate on
-    `identities%4=3`) without a copy of the theorems; picks let a costly eval (thousands of expansions per
-    theorem) run on a chosen subset and still be compared per theorem."""
+    split is 3 mod 4, `identities%4!=3` the others; `identities@0,7,57` the theorems at those indices,
+    `train@2301-4133` those from index 2301 to 4133; a fold of a pick (`train@2301-4133%10=0`) folds the
+    picked theorems. Folds let an online run never see a held-out part of a split (train on
+    `identities%4!=3`, evaluate on `identities%4=3`) without a copy of the theorems; picks let a costly eval
+    (thousands of expansions per theorem) run on a chosen subset and still be compared per theorem, and an
+    online run attempt one region of a library (related theorems, where what it learns can carry over)."""
     return fold_theorems(split, env.theorems)
 
 
@@ -209,10 +211,11 @@ def fold_theorems(split: str, theorems: Callable[[str], list[Theorem]]) -> list[
     pick = _PICK.match(split)
     if pick is not None:
         every = theorems(pick["split"])
-        idx = [int(i) for i in pick["idx"].split(",")]
-        if len(set(idx)) != len(idx) or max(idx) >= len(every):
+        ranges = [_pick_range(item) for item in pick["idx"].split(",")]
+        idx = [i for r in ranges for i in r]
+        if not all(ranges) or len(set(idx)) != len(idx) or max(idx) >= len(every):
             raise ValueError(f"bad pick {split!r}: name distinct indices below {len(every)}, e.g. "
-                             f"{pick['split']}@0,7,57")
+                             f"{pick['split']}@0,7,57 or {pick['split']}@10-19")
         return [every[i] for i in sorted(idx)]
     m = _FOLD.match(split)
     if m is None:
@@ -221,7 +224,13 @@ def fold_theorems(split: str, theorems: Callable[[str], list[Theorem]]) -> list[
     if n < 2 or k >= n:
         raise ValueError(f"bad fold {split!r}: write split%n=k or split%n!=k with n >= 2 and 0 <= k < n")
     keep = m["op"] == "="
-    return [t for i, t in enumerate(theorems(m["split"])) if (i % n == k) == keep]
+    return [t for i, t in enumerate(fold_theorems(m["split"], theorems)) if (i % n == k) == keep]
+
+
+def _pick_range(item: str) -> range:
+    """`7` is index 7; `10-19` indices 10 to 19 (empty, so refused, where the end is before the start)."""
+    start, _, end = item.partition("-")
+    return range(int(start), int(end or start) + 1)
 
 
 ConfigT = TypeVar("ConfigT")

@@ -8,6 +8,7 @@ once: P = (1 - rho) * P_priority + rho * P_staleness, P_priority ~ score^(1/beta
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +30,10 @@ class LabelSamplerConfig:
 
 
 def parse_split_props(text: str) -> dict[str, float]:
-    """ "train:1,identities:2" -> {"train": 1/3, "identities": 2/3}."""
+    """ "train:1,identities:2" -> {"train": 1/3, "identities": 2/3}. A comma before a digit belongs to a pick
+    ("train@3,9-12:1,valid:1" is two splits)."""
     out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip() for p in re.split(r",(?!\d)", text))):
         name, _, weight = part.partition(":")
         try:
             w = float(weight) if weight else 1.0
