@@ -63,6 +63,23 @@ def test_eval_resume_with_other_settings_is_refused(tmp_path: Path, capsys: pyte
     assert json.loads(params)["command"] == "eval"
 
 
+def test_an_eval_resumed_with_other_env_options_is_refused(tmp_path: Path) -> None:
+    """The env's options define a prover too (Coq's tactic time limits): another limit into the same folder would
+    mix two provers in one results file. Where coqtop's data lives, or when a hung one is given up, does not."""
+    from hyperprover.evaluation.main import EVAL_IGNORED, EvalConfig, eval_defining
+    from hyperprover.experiment import check_same_run
+
+    def cfg(*extra: str) -> EvalConfig:
+        return load_config(EvalConfig, ["--env", "coq", "--coq.automation", "true", *extra])
+
+    (tmp_path / "params.json").write_text(json.dumps({"command": "eval", **to_dict(cfg())}))
+    for same in (cfg(), cfg("--coq.data_dir", "/elsewhere", "--coq.answer_timeout_s", "90")):
+        check_same_run(tmp_path, same, "eval", eval_defining(same), EVAL_IGNORED)
+    other = cfg("--coq.automation_timeout_s", "2")
+    with pytest.raises(ConfigError, match=r"--coq.automation_timeout_s 10.0; this run has --coq.automation_timeout_s 2"):
+        check_same_run(tmp_path, other, "eval", eval_defining(other), EVAL_IGNORED)
+
+
 def test_eval_resume_extends_to_more_theorems_elsewhere(tmp_path: Path) -> None:
     """What does not define the results may change: more theorems, another device or parallelism."""
     assert eval_run(tmp_path, "x", "--n_theorems", "2") == 0

@@ -3,7 +3,7 @@
 Attempts go in rounds (every unproved theorem gets attempt 1, then attempt 2, ...), a theorem stops
 at its first success, each attempt is one line of `eval_results.jsonl` (appended and flushed), and a
 run restarted on the same folder skips what is already recorded. `summary.json` holds pass@1..k.
-A restart must keep the options that define the results (EVAL_DEFINING); --n_theorems may grow.
+A restart must keep the options that define the results (EVAL_DEFINING and the env's options); --n_theorems may grow.
 """
 
 from __future__ import annotations
@@ -50,8 +50,15 @@ class EvalConfig(RunConfig, ProvingOptions):
 # them: how many theorems (a run is extended to more), where and how fast it runs (device, provers, threads).
 EVAL_DEFINING = ("env", "split", "theorems_file", "prover", "expander", "reload_model", "search", "decoding",
                  "max_attempts")
-# decoding options that change the speed of a model call, not the tactics it returns
-EVAL_IGNORED = ("decoding.tokens_per_batch", "decoding.use_cache")
+# decoding options that change the speed of a model call, not the tactics it returns; where the env keeps its
+# extracted data, and when a hung coqtop is given up (its tactic has failed by then either way)
+EVAL_IGNORED = ("decoding.tokens_per_batch", "decoding.use_cache", "coq.data_dir", "coq.answer_timeout_s")
+
+
+def eval_defining(cfg: EvalConfig) -> tuple[str, ...]:
+    """EVAL_DEFINING and the options of the env proved in (`--coq.*` time limits and libraries, `--mm.*`...):
+    a Coq eval resumed with other tactic time limits would mix two provers in one results file."""
+    return (*EVAL_DEFINING, cfg.env)
 
 
 def attempt_record(env: BackwardEnv, rec: ProofRecord, attempt: int, params: dict[str, Any]) -> AttemptRecord:
@@ -132,7 +139,7 @@ def main(argv: Sequence[str]) -> int:
         cfg.ray.check()
     check_run_names(cfg)
     # a folder of other results is refused before a model is loaded (setup_experiment checks it again)
-    check_same_run(dump_dir(cfg), cfg, "eval", EVAL_DEFINING, EVAL_IGNORED)
+    check_same_run(dump_dir(cfg), cfg, "eval", eval_defining(cfg), EVAL_IGNORED)
     env = open_env(cfg)
     if cfg.theorems_file:
         theorems = read_theorems_file(env, cfg.theorems_file)[: cfg.n_theorems or None]
@@ -142,7 +149,7 @@ def main(argv: Sequence[str]) -> int:
     prover = build_prover(cfg, env) if cfg.n_provers == 0 else None
     if prover is None:
         check_expander(cfg, env)
-    exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv, defining=EVAL_DEFINING,
+    exp = setup_experiment(cfg, "eval", log_name="eval.log", argv=argv, defining=eval_defining(cfg),
                            ignored=EVAL_IGNORED)
     results = ResultsFile(exp.path / "eval_results.jsonl")
     torn = results.repair()
