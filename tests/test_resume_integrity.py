@@ -76,7 +76,8 @@ def test_an_eval_resumed_with_other_env_options_is_refused(tmp_path: Path) -> No
     for same in (cfg(), cfg("--coq.data_dir", "/elsewhere", "--coq.answer_timeout_s", "90")):
         check_same_run(tmp_path, same, "eval", eval_defining(same), EVAL_IGNORED)
     other = cfg("--coq.automation_timeout_s", "2")
-    with pytest.raises(ConfigError, match=r"--coq.automation_timeout_s 10.0; this run has --coq.automation_timeout_s 2"):
+    differ = r"--coq.automation_timeout_s 10.0; this run has --coq.automation_timeout_s 2"
+    with pytest.raises(ConfigError, match=differ):
         check_same_run(tmp_path, other, "eval", eval_defining(other), EVAL_IGNORED)
 
 
