@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -315,6 +316,67 @@ def test_library_lemmas_are_theorems_in_the_context_before_them(tmp_path: Path,
         library_root=str(TINY.parents[1])))
     assert v.accepted, v.detail
     assert "Example negb_twice : forall b : bool, negb (negb b) = b." in (tmp_path / "coqc" / v.file).read_text()
+
+
+HAMMER_ANSWER = """<infomsg>Running provers (8 threads)...</infomsg>
+sh: 1: htimeout: not found
+Error: Error running cvc4.
+<infomsg>Eprover (knn-128) succeeded</infomsg>
+<infomsg>Replace the hammer tactic with:
+\tsrun eauto use: Zdiv_Zdiv.
+</infomsg>
+No more goals.
+
+<prompt>Unnamed_thm < {state} |branch| 0 < </prompt>"""
+
+
+@pytest.mark.parametrize("state,failed", [(6, False), (5, True)])
+def test_an_answer_fails_only_where_coqtop_stayed_in_its_state(tmp_path: Path, state: int, failed: bool) -> None:
+    """hammer prints "Error: Error running cvc4." for each ATP that did not start and still proves the goal
+    (coqtop moves from state 5 to 6); such answers were read as failures. The same text without the move is one."""
+    from hyperprover.envs.coq.toplevel import CoqTop, coqtop_environment
+
+    (tmp_path / "answer").write_text(HAMMER_ANSWER.format(state=state))
+    top = CoqTop()
+    top.proc = subprocess.Popen(["cat", str(tmp_path / "answer")], stdout=subprocess.PIPE)
+    top.state = 5
+    answer = top._read(10)
+    top.proc.wait()
+    assert (answer.error is not None) == failed and answer.state == state
+    assert not failed or answer.error.startswith("Error running cvc4")
+    if os.path.isdir("/usr/libexec/coq-hammer"):  # where Debian puts the helper hammer runs cvc4 through
+        assert "/usr/libexec/coq-hammer" in coqtop_environment()["PATH"].split(os.pathsep)
+
+
+@needs_coq
+def test_a_proof_may_not_use_the_compiled_copy_of_its_lemma_or_what_follows_it(tmp_path: Path) -> None:
+    """CoqHammer's import loads much of the compiled standard library, the file of a test lemma included, so
+    hammer proved Zdiv_Zdiv by Zdiv_Zdiv and `intuition` orb_false_intro by its hint. The same with the fixture:
+    a preload loads its compiled copy; the lemma itself and what follows are refused, what precedes is not."""
+    from hyperprover.cli import main
+
+    data, compiled = tmp_path / "data", tmp_path / "compiled"
+    assert main(["data", "--env", "coq", "--root", str(TINY.parents[1]), "--dirs", "coq", "--out", str(data)]) == 0
+    compiled.mkdir()
+    (compiled / "tiny.v").write_text(TINY.read_text().replace("Lemma broken : 1 = 2.\nProof. reflexivity. Qed.", ""))
+    subprocess.run(["coqc", "-Q", str(compiled), "tinylib", str(compiled / "tiny.v")], check=True, cwd=tmp_path)
+    env = CoqEnv(CoqConfig(library_root=str(TINY.parents[1]), library_dirs="coq", data_dir=str(data), n_valid=1,
+                           n_test=1, preload="Require tinylib.tiny.", load_path=f"-Q {compiled} tinylib"))
+    try:
+        by_label = {t.label: t.goal for s in ("train", "valid", "test") for t in env.theorems(s)}
+        negb, app_nil = by_label["coq:coq/tiny.v#10:negb_twice"], by_label["coq:coq/tiny.v#6:app_nil"]
+        later = "pose proof (tinylib.tiny.negb_twice true); apply app_nil_r"
+        for goal, tactic, used in ((negb, "exact tinylib.tiny.negb_twice", "negb_twice"),
+                                   (app_nil, "exact (tinylib.tiny.app_nil A l)", "app_nil"),
+                                   (app_nil, later, "negb_twice")):
+            r = env.apply(goal, tactic)
+            assert r.error is not None and r.error.kind == TacticErrorKind.UNKNOWN_RULE, (tactic, r.error)
+            assert f"uses tinylib.tiny.{used}, which the library defines at or after this lemma" in r.error.message
+        # an earlier lemma's compiled copy states what the context already proved
+        r = env.apply(negb, "pose proof (tinylib.tiny.plus_zero 0); intro b; destruct b; reflexivity")
+        assert r.closes, r.error
+    finally:
+        env.close()
 
 
 @needs_coq

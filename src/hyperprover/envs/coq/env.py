@@ -8,7 +8,9 @@ process, and a crashed or timed-out coqtop is replaced without losing anything b
 Refused, each with a typed error: text that is not one tactic sentence (two sentences, a bullet, a
 vernacular command), the tactics that close a goal without proving it (`admit`, `give_up`, `*_no_check`),
 tactics that leave existential variables (shelved goals or `?x` in a subgoal: a goal must stand alone),
-tactics that change nothing, and goals whose printing does not parse back to themselves.
+tactics that change nothing, and goals whose printing does not parse back to themselves. And, where a
+preload (CoqHammer's import) loads the compiled library a lemma comes from, tactics whose proof uses the lemma
+itself or anything its file defines after it (`_ahead_of`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ from hyperprover.envs.coq.sentences import sentences
 from hyperprover.envs.coq.tactics import tactic_problem
 from hyperprover.envs.coq.toplevel import CoqError, CoqTimeout, CoqTop
 
+# the sentences that define a name a proof could use (their name is what `_ahead_of` forbids)
+DEFINES = re.compile(r"^(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Program|Private)\s+)*"
+                     r"(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition|Property|Definition|Fixpoint|CoFixpoint|"
+                     r"Example|Instance|Inductive|CoInductive|Variant|Record|Structure|Class|Function|Let)\s+"
+                     r"(?P<name>[\w']+)")
+REFERENCE = re.compile(r"[\w']+(?:\.[\w']+)*")
+LOCATED = re.compile(r"^(?:Constant|Inductive|Constructor|Notation)\s+(?P<path>[\w'.]+)", re.M)
+
 FLOOR_TACTICS = ("auto", "intuition", "lia", "ring", "reflexivity", "simpl", "intros", "split", "left", "right",
                  "constructor", "trivial", "easy", "congruence", "discriminate", "assumption", "tauto")
 
@@ -52,6 +62,7 @@ class CoqEnv:
         self.base_state = 0
         self.loaded: tuple[str, int] | None = None  # (context name, its state)
         self.section_vars: dict[tuple[str, str], bool] = {}  # (context, name) -> a section variable there
+        self.ahead: dict[str, tuple[str, frozenset[str]]] = {}  # context -> what a proof there may not use
 
     def close(self) -> None:
         self.top.close()
@@ -145,6 +156,30 @@ class CoqEnv:
                     out.add(n)
         return frozenset(out)
 
+    def _ahead_of(self, goal: CoqGoal) -> str | None:
+        """What the proof term so far uses of the compiled copy of its own file at or after its lemma, if anything.
+        A lemma's context is its file before it, replayed; but a preload such as CoqHammer's import loads much of
+        the compiled standard library, the lemma's own file included, so `apply`, `auto`'s hints and hammer's
+        premise selection all reach the lemma itself (hammer proves Zdiv_Zdiv with `srun eauto use: Zdiv_Zdiv`)
+        and whatever its file proves after it. Asked only where something is preloaded: without a preload
+        nothing loads a file's compiled copy into that file's own context."""
+        if not self.cfg.preloaded() or goal.context == "std":
+            return None
+        if goal.context not in self.ahead:
+            file, _, index = goal.context.rpartition("#")
+            later = sentences(self.cfg.source(file).read_text(encoding="utf-8", errors="replace"))[int(index):]
+            names = frozenset(m["name"] for m in map(DEFINES.match, later) if m)
+            self.ahead[goal.context] = (Path(file).stem, names)
+        module, names = self.ahead[goal.context]
+        term = self._ok("Show Proof.").text
+        for ref in sorted({r for r in REFERENCE.findall(term) if r.rsplit(".", 1)[-1] in names}):
+            # Coq 8.16 prints the shortest name that resolves, so ask where each suspect name points
+            where = LOCATED.search(self.top.send(f"Locate {ref}.").text)
+            path = where["path"].split(".") if where else []
+            if module in path[:-1] and path[0] != "Top":
+                return ".".join(path)
+        return None
+
     def _after(self, goal: CoqGoal, text: str) -> tuple[CoqGoal, ...] | str:
         """The goals after a tactic whose answer is `text`, or why they are refused."""
         if "No more goals" in text:
@@ -195,6 +230,10 @@ class CoqEnv:
                 return fail(kind, a.error)
             if a.proof == "Coq":
                 return fail(TacticErrorKind.UNKNOWN_RULE, "the sentence left the proof")
+            used = self._ahead_of(goal)
+            if used is not None:
+                return fail(TacticErrorKind.UNKNOWN_RULE, f"its proof uses {used}, which the library defines at "
+                                                          "or after this lemma (loaded compiled by the preload)")
             children = self._after(goal, a.text)
         except CoqTimeout as e:
             return fail(TacticErrorKind.TIMEOUT, str(e))

@@ -47,6 +47,19 @@ def find_coqtop() -> str:
     return path
 
 
+# Debian's CoqHammer runs cvc4 through its `htimeout` helper by bare name, but installs the helper outside PATH:
+# every cvc4 run then fails ("sh: 1: htimeout: not found"), and hammer is left with E alone
+HAMMER_HELPERS = "/usr/libexec/coq-hammer"
+
+
+def coqtop_environment() -> dict[str, str]:
+    """The environment coqtop runs in: ours, with CoqHammer's helpers on PATH where they are installed."""
+    env = dict(os.environ)
+    if os.path.isdir(HAMMER_HELPERS) and HAMMER_HELPERS not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = os.pathsep.join(x for x in (env.get("PATH", ""), HAMMER_HELPERS) if x)
+    return env
+
+
 def _clean(text: str) -> str:
     return re.sub(r"</?(?:infomsg|warning)>", "", text)
 
@@ -67,9 +80,11 @@ class CoqTop:
     def start(self) -> Answer:
         self.close()
         self.proc = subprocess.Popen([find_coqtop(), "-emacs", "-quiet", "-q", *self.args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env=coqtop_environment())
         self._finalizer = weakref.finalize(self, _kill, self.proc)
         self.buffer = b""
+        self.state = 0
         self.n_starts += 1
         return self._read(self.answer_timeout_s)
 
@@ -125,9 +140,11 @@ class CoqTop:
                 text = self.buffer.decode(errors="replace")
                 self.buffer = text[m.end():].encode()
                 body = _clean(text[: m.start()]).strip("\n")
-                self.state = int(m["state"])
+                before, self.state = self.state, int(m["state"])
                 self.last_text = body
-                err = ERROR.search(body)
+                # a sentence that ran moves coqtop to a new state; "Error:" in the answer of one that did is
+                # a message it printed (hammer reports each ATP that failed to start), not its failure
+                err = ERROR.search(body) if self.state <= before else None
                 message = " ".join(err["message"].split()) if err else None
                 return Answer(body, self.state, m["name"], message)
             left = deadline - time.monotonic()
