@@ -63,6 +63,7 @@ class CoqEnv:
         self.loaded: tuple[str, int] | None = None  # (context name, its state)
         self.section_vars: dict[tuple[str, str], bool] = {}  # (context, name) -> a section variable there
         self.ahead: dict[str, tuple[str, frozenset[str]]] = {}  # context -> what a proof there may not use
+        self.located: dict[tuple[str, str], list[str]] = {}  # (context, name as printed) -> its full path
 
     def close(self) -> None:
         self.top.close()
@@ -173,9 +174,12 @@ class CoqEnv:
         module, names = self.ahead[goal.context]
         term = self._ok("Show Proof.").text
         for ref in sorted({r for r in REFERENCE.findall(term) if r.rsplit(".", 1)[-1] in names}):
-            # Coq 8.16 prints the shortest name that resolves, so ask where each suspect name points
-            where = LOCATED.search(self.top.send(f"Locate {ref}.").text)
-            path = where["path"].split(".") if where else []
+            # Coq 8.16 prints the shortest name that resolves, so ask (once per context) where a suspect name points
+            key = (goal.context, ref)
+            if key not in self.located:
+                where = LOCATED.search(self.top.send(f"Locate {ref}.").text)
+                self.located[key] = where["path"].split(".") if where else []
+            path = self.located[key]
             if module in path[:-1] and path[0] != "Top":
                 return ".".join(path)
         return None
