@@ -7,7 +7,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,6 +188,36 @@ def test_no_coqtop_outlives_its_env() -> None:
     pid = e.top.proc.pid
     e.close()
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+@needs_coq
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is not installed")
+def test_no_coqtop_outlives_a_killed_process() -> None:
+    # as Ray ends a prover: SIGKILL, so neither close() nor the finalizers run
+    child = subprocess.run([sys.executable, "-c", (
+        "import os, signal\n"
+        "from hyperprover.envs.coq.env import CoqEnv\n"
+        "e = CoqEnv()\n"
+        "e.parse_goal('True')\n"
+        "print(e.top.proc.pid, flush=True)\n"
+        # a minute of work, in which coqtop reads no more input (a long hammer call)
+        "e.top.proc.stdin.write(b'Timeout 60 Eval vm_compute in (let fix f (n : nat) := match n with 0 => true '\n"
+        "                       b'| S m => andb (f m) (f m) end in f 60).\\n')\n"
+        "e.top.proc.stdin.flush()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")], capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    pid = int(child.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(pid), f"coqtop {pid} outlived the process that started it"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False
 
 
 @needs_coq

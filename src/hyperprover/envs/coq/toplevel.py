@@ -4,7 +4,8 @@ In `-emacs` mode coqtop ends every answer with a prompt `<prompt>NAME < STATE |.
 text before it is the answer, STATE is the number `BackTo STATE.` returns to. Sentences go in one per
 call; an answer that does not come within the time limit kills the process (its whole process group),
 which the next call restarts. The process is also killed when the object is closed or collected and when
-Python exits (weakref.finalize runs at exit), so no coqtop outlives its env.
+Python exits (weakref.finalize runs at exit), so no coqtop outlives its env; and, where util-linux's `setpriv`
+is installed, when the thread that started it dies without running any of that (a prover killed by Ray).
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ def coqtop_environment() -> dict[str, str]:
     return env
 
 
+def orphan_guard() -> tuple[str, ...]:
+    """A command prefix that has the kernel kill coqtop when the thread that started it is gone (a Ray actor is
+    ended with SIGKILL: no finalizer runs, and coqtop, busy with a long hammer call, would run on for minutes
+    before it read the end of its input). Empty where setpriv is missing. A thread that ends before its env only
+    costs the next call a restart."""
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+
+
 def _clean(text: str) -> str:
     return re.sub(r"</?(?:infomsg|warning)>", "", text)
 
@@ -79,7 +89,8 @@ class CoqTop:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Answer:
         self.close()
-        self.proc = subprocess.Popen([find_coqtop(), "-emacs", "-quiet", "-q", *self.args], stdin=subprocess.PIPE,
+        command = [*orphan_guard(), find_coqtop(), "-emacs", "-quiet", "-q", *self.args]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                      env=coqtop_environment())
         self._finalizer = weakref.finalize(self, _kill, self.proc)
