@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import subprocess
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from hyperprover.config import ConfigError
 from hyperprover.envs.base import TacticErrorKind, Theorem
 from hyperprover.search import BatchTrace, ProofRecord, Prover, ProverConfig, SearchConfig
 from hyperprover.search.env_pool import apply_tactics
@@ -215,3 +217,31 @@ def test_search_package_does_not_import_torch() -> None:
             "for m in pkgutil.iter_modules(s.__path__): importlib.import_module('hyperprover.search.' + m.name)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_finisher_gets_the_time_the_search_left_and_proves_only_by_closing_the_goal() -> None:
+    """`--search.finish_with` (Coq: hammer after the learned search): tried on the theorem where the search ends
+    without a proof, within what is left of its time; a tactic that only makes subgoals proves nothing. Inside
+    the search it is tried on subgoals, not on the theorem itself."""
+    rules = {"a": {"t": ("a1",), "fin": ()}, "a1": {"s": ("a2",)}, "b": {"t": ("b1",), "fin": ("b2",)},
+             "b1": {}, "c": {"t": ("c1",)}, "c1": {"close": ()}, "d": {"t": ("d1",), "fin": ()}, "d1": {"fin": ()}}
+    env = CappedEnv(rules, ["a", "b", "c", "d"])
+    env.left = []
+    search = SearchConfig(early_stop=True, n_expansions=100, timeout_s=30.0, finish_with="fin", finish_s=20.0)
+    with Prover(env, expander_from_rules(rules), search, DecodingConfig(), ProverConfig(n_simultaneous_proofs=1)) as p:
+        a, b, c, d = sorted(p.prove(env.theorems("toy")), key=lambda r: r.label)
+    assert a.proved and a.stop_reason == "finish" and a.proof is not None and a.proof.tactic == "fin"
+    assert not a.proof.children and a.stats["proved_by_finish"] == 1.0
+    assert not b.proved and b.stats["proved_by_finish"] == 0.0 and b.stop_reason == "dead_root"
+    for r in (c, d):  # no finisher needed; d by `fin` on its subgoal
+        assert r.proved and r.stop_reason == "proved" and "proved_by_finish" not in r.stats
+    assert d.proof is not None and d.proof.tactic == "t" and d.proof.children[0].tactic == "fin"
+    # the search's tactics had its 10 s; the finisher the 20 s kept for it (and whatever the search did not use)
+    long = [s for s in env.left if s > 10.0]
+    assert len(long) == 2 and all(20.0 < s <= 30.0 for s in long) and len(env.left) > 2
+    with pytest.raises(ConfigError, match="finish_s"):
+        Prover(env, expander_from_rules(rules), dataclasses.replace(search, finish_s=30.0), DecodingConfig(),
+               ProverConfig())
+    with pytest.raises(ConfigError, match="finish_with"):
+        Prover(env, expander_from_rules(rules), dataclasses.replace(search, finish_with=""), DecodingConfig(),
+               ProverConfig())

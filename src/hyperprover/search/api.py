@@ -36,6 +36,7 @@ class SearchResult:
     stats: dict[str, float]
     samples: Samples = field(default_factory=Samples)
     stop_reason: str = ""  # proved | budget | dead_root | timeout | failed (greedy) | no_goal_to_expand
+    # (a ProofRecord's may also be `finish`: search.finish_with proved the theorem after the search)
     # (model critic, solved in this search) of every goal the model expanded: the critic's calibration
     critic_pairs: tuple[tuple[float, bool], ...] = ()
 

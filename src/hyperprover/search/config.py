@@ -46,6 +46,10 @@ class SearchConfig:
     early_stop: bool = opt(False, "stop when the root is proved; solved nodes are leaves during selection")
     early_stop_on_solved_if_root_unproved: bool = opt(False, "solved nodes are leaves while the root is unproved")
     timeout_s: float = opt(3600.0, "wall-clock limit of one search in seconds", min=0.0)
+    finish_with: str = opt("", "a portfolio's last resort: a tactic tried on the theorem itself, with the time left, "
+                               "where the search ends without a proof (Coq: hammer after the learned search)")
+    finish_s: float = opt(0.0, "seconds of timeout_s kept for finish_with: the search itself stops this much "
+                               "earlier", min=0.0)
     # values and backup
     depth_penalty: float = opt(1.0, "value multiplier per level on backup (gamma)", min=0.0, max=1.0)
     backup_one_for_solved: bool = opt(True, "back up 1 through nodes that are solved")
@@ -91,6 +95,11 @@ def check_search_config(cfg: SearchConfig, length_penalty: float = 0.0) -> None:
     if cfg.add_tactic_fill and length_penalty != 0:
         raise ConfigError("--search.add_tactic_fill needs --decoding.length_penalty 0 (sequence scores must "
                           "be log-probabilities for the missing mass to mean anything)")
+    if cfg.finish_s > 0 and not cfg.finish_with:
+        raise ConfigError("--search.finish_s keeps time for a tactic: name it with --search.finish_with")
+    if cfg.finish_with and cfg.finish_s >= cfg.timeout_s:
+        raise ConfigError(f"--search.finish_s {cfg.finish_s:g} leaves the search no time: it must be below "
+                          f"--search.timeout_s {cfg.timeout_s:g}")
     if cfg.only_learn_tactics_from not in TACTIC_MASKS:
         raise ConfigError(f"--search.only_learn_tactics_from: {cfg.only_learn_tactics_from!r} is not one of "
                           f"{', '.join(m for m in TACTIC_MASKS if m)}")

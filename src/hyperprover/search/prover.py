@@ -9,6 +9,7 @@ with the checker's message in `error`. `on_batch` sees every step (`hyperprover 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hyperprover.config import load_ref
-from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticResult, Theorem
+from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticError, TacticErrorKind, TacticResult, Theorem
 from hyperprover.search.api import Search
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
 from hyperprover.search.env_pool import EnvPool
@@ -74,6 +75,7 @@ class _Slot:
     search: Search
     start: float
     deadline: float  # time.time() when its time limit (search.timeout_s) passes: caps its tactics (TimeCappedEnv)
+    finish: tuple[str, float] = ("", 0.0)  # search.finish_with and the time.time() its time runs out
     goals: list[Goal] = field(default_factory=list)
     # seeds of this search's expansions: its samples do not depend on the other searches of a batch, so a
     # resumed or re-batched evaluation proposes the same tactics
@@ -122,8 +124,11 @@ class Prover:
         attempt = th.meta.get("attempt", 0)
         name = f"{self.search_cfg.seed}:{th.label}:{attempt}"  # a draw changes the settings, not the random stream
         search_cfg, decoding = self.per_theorem(th) if self.per_theorem else (self.search_cfg, None)
+        end = time.time() + search_cfg.timeout_s
+        if search_cfg.finish_with:  # the search stops early: the rest of its time is the finisher's
+            search_cfg = dataclasses.replace(search_cfg, timeout_s=search_cfg.timeout_s - search_cfg.finish_s)
         search = make_search(self.cfg.prover, th.goal, search_cfg, th.label, self.env, random.Random(name))
-        return _Slot(th, search, time.perf_counter(), time.time() + search_cfg.timeout_s,
+        return _Slot(th, search, time.perf_counter(), time.time() + search_cfg.timeout_s, (search_cfg.finish_with, end),
                      decode_rng=random.Random(name + ":decode"), decoding=decoding)
 
     def _expand(self, alive: list[_Slot]) -> list[Expansion]:
@@ -184,10 +189,15 @@ class Prover:
         t0 = time.perf_counter()
         expansions = self._expand(alive)
         t1 = time.perf_counter()
-        deadlines = [s.deadline for s in alive for _ in s.goals]
-        tasks = [(e.goal, tuple(e.tactics), d) for e, d in zip(expansions, deadlines) if e.error is None]
+        owners = [s for s in alive for _ in s.goals]
+        # the finisher's tactic is not tried on the theorem itself inside the search: it gets more time after it
+        held = [tuple(bool(s.finish[0]) and t == s.finish[0] and e.goal.key == s.theorem.goal.key for t in e.tactics)
+                for s, e in zip(owners, expansions)]
+        tasks = [(e.goal, tuple(t for t, h in zip(e.tactics, hs) if not h), s.deadline)
+                 for e, hs, s in zip(expansions, held, owners) if e.error is None]
         applied = iter(self.pool.apply(tasks))
-        results = [tuple(next(applied)) if e.error is None else () for e in expansions]
+        results = [_put_back(next(applied), e.tactics, hs) if e.error is None else ()
+                   for e, hs in zip(expansions, held)]
         t2 = time.perf_counter()
         model_s, env_s = t1 - t0, t2 - t1
         n_tactics = max(1, sum(len(t[1]) for t in tasks))
@@ -231,7 +241,10 @@ class Prover:
         stats = dict(res.stats)
         stats.update({"time_model_s": slot.model_s, "time_env_s": slot.env_s,
                       "time_wall_s": time.perf_counter() - slot.start})
-        proof, error, samples = res.proof, None, res.samples
+        proof, error, samples, reason = res.proof, None, res.samples, res.stop_reason
+        if proof is None and slot.finish[0]:
+            proof = self._finish_with(slot, stats)
+            reason = "finish" if proof is not None else reason
         if proof is not None:
             t0 = time.perf_counter()
             try:
@@ -241,8 +254,34 @@ class Prover:
                 samples = Samples()  # the env contradicted itself: nothing from this search is trusted
             stats["time_check_s"] = time.perf_counter() - t0
             self.totals["check_s"] += stats["time_check_s"]
-        return ProofRecord(th.label, th.goal, proof is not None, proof, stats, samples, res.stop_reason, error,
+        return ProofRecord(th.label, th.goal, proof is not None, proof, stats, samples, reason, error,
                            res.critic_pairs)
+
+    def _finish_with(self, slot: _Slot, stats: dict[str, float]) -> ProofNode | None:
+        """The finisher on the theorem itself, within what is left of the search's time: a proof only where it
+        closes the goal (subgoals it leaves are not searched). Its proof teaches the trainer nothing (not a
+        sample of the search)."""
+        tactic, end = slot.finish
+        t0 = time.perf_counter()
+        (r,) = self.pool.apply([(slot.theorem.goal, (tactic,), end)])[0]
+        stats["time_finish_s"] = time.perf_counter() - t0
+        stats["time_wall_s"] = time.perf_counter() - slot.start
+        slot.env_s += stats["time_finish_s"]
+        stats["time_env_s"] = slot.env_s
+        self.totals["env_s"] += stats["time_finish_s"]
+        closed = r.ok and not r.children
+        stats["proved_by_finish"] = float(closed)
+        return ProofNode(slot.theorem.goal, tactic) if closed else None
+
+
+LEFT_TO_FINISH = TacticError(TacticErrorKind.OTHER, "left to search.finish_with, tried after the search")
+
+
+def _put_back(results: list[TacticResult], tactics: tuple[str, ...],
+              held: tuple[bool, ...]) -> tuple[TacticResult, ...]:
+    """The results of the tactics tried, with those held back for the finisher in their places."""
+    tried = iter(results)
+    return tuple(TacticResult(t, error=LEFT_TO_FINISH) if h else next(tried) for t, h in zip(tactics, held))
 
 
 def proof_to_dict(proof: ProofNode, text: Callable[[Goal], str] = lambda g: g.key) -> dict[str, object]:
