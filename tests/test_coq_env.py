@@ -155,6 +155,28 @@ def test_a_search_short_of_time_cuts_the_tactics_limit() -> None:
 
 
 @needs_coq
+def test_a_finisher_gets_all_the_time_left_past_its_class_limit() -> None:
+    """`whole` (search.finish_with: hammer after the search) runs a tactic under all of the seconds given, not its
+    class's shorter limit; a found proof is re-checked under coq.check_timeout_s, not a search's limits."""
+    e = CoqEnv(CoqConfig(tactic_timeout_s=1.0, answer_timeout_s=10.0, check_timeout_s=3.0))
+    try:
+        g = e.parse_goal("True")
+        loop = "let rec loop x := loop x in loop 0"
+        short = e.apply_within(g, loop, 2.5)
+        assert short.error is not None and short.error.kind == TacticErrorKind.TIMEOUT and short.duration_s < 1.5
+        whole = e.apply_within(g, loop, 2.5, whole=True)
+        assert whole.error is not None and whole.error.kind == TacticErrorKind.TIMEOUT and 1.5 < whole.duration_s < 5
+        busy = ("let x := eval vm_compute in ((fix f (n : nat) := match n with 0 => true | S m => andb (f m) (f m) "
+                "end) 60) in idtac")  # minutes of work in constant memory
+        t0 = time.perf_counter()
+        with pytest.raises(ProofError, match="timeout"):
+            e.check_proof(ProofNode(g, busy))
+        assert 2.5 < time.perf_counter() - t0 < 8
+    finally:
+        e.close()
+
+
+@needs_coq
 def test_a_printed_proof_indents_every_line_of_a_sequent(env: CoqEnv) -> None:
     from hyperprover.evaluation.by_hand import run_by_hand
 

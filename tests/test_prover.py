@@ -125,9 +125,11 @@ class CappedEnv(ToyEnv):
     """Records the time each search had left when its tactics were applied (TimeCappedEnv)."""
 
     left: list[float]
+    whole: list[bool]
 
-    def apply_within(self, goal, tactic, seconds):  # type: ignore[no-untyped-def]
+    def apply_within(self, goal, tactic, seconds, whole=False):  # type: ignore[no-untyped-def]
         self.left.append(seconds)
+        self.whole.append(whole)
         return super().apply(goal, tactic)
 
 
@@ -136,7 +138,7 @@ def test_an_env_that_takes_time_limits_gets_the_time_its_search_has_left(timeout
     """Coq's automation runs under the time its search has left (`--search.timeout_s`), so that a call started
     near the limit does not run its whole own limit past it; the same records as an env without time limits."""
     env = CappedEnv(PROBLEMS, PROBLEM_ROOTS)
-    env.left = []
+    env.left, env.whole = [], []
     exp = expander_from_rules(PROBLEMS, seed=3)
     search = SearchConfig(early_stop=True, n_expansions=200, succ_expansions=4, timeout_s=timeout_s)
     with Prover(env, exp, search, DecodingConfig(), ProverConfig(n_simultaneous_proofs=3)) as p:
@@ -149,7 +151,7 @@ def test_an_env_that_takes_time_limits_gets_the_time_its_search_has_left(timeout
 class SlowCappedEnv(ToyEnv):
     """Every tactic takes 50 ms whatever time is left (Coq's automation, shrunk; Timeout's whole seconds)."""
 
-    def apply_within(self, goal, tactic, seconds):  # type: ignore[no-untyped-def]
+    def apply_within(self, goal, tactic, seconds, whole=False):  # type: ignore[no-untyped-def]
         time.sleep(0.05)
         return super().apply(goal, tactic)
 
@@ -226,7 +228,7 @@ def test_a_finisher_gets_the_time_the_search_left_and_proves_only_by_closing_the
     rules = {"a": {"t": ("a1",), "fin": ()}, "a1": {"s": ("a2",)}, "b": {"t": ("b1",), "fin": ("b2",)},
              "b1": {}, "c": {"t": ("c1",)}, "c1": {"close": ()}, "d": {"t": ("d1",), "fin": ()}, "d1": {"fin": ()}}
     env = CappedEnv(rules, ["a", "b", "c", "d"])
-    env.left = []
+    env.left, env.whole = [], []
     search = SearchConfig(early_stop=True, n_expansions=100, timeout_s=30.0, finish_with="fin", finish_s=20.0)
     with Prover(env, expander_from_rules(rules), search, DecodingConfig(), ProverConfig(n_simultaneous_proofs=1)) as p:
         a, b, c, d = sorted(p.prove(env.theorems("toy")), key=lambda r: r.label)
@@ -239,6 +241,7 @@ def test_a_finisher_gets_the_time_the_search_left_and_proves_only_by_closing_the
     # the search's tactics had its 10 s; the finisher the 20 s kept for it (and whatever the search did not use)
     long = [s for s in env.left if s > 10.0]
     assert len(long) == 2 and all(20.0 < s <= 30.0 for s in long) and len(env.left) > 2
+    assert [w for s, w in zip(env.left, env.whole) if s > 10.0] == [True, True] and sum(env.whole) == 2
     with pytest.raises(ConfigError, match="finish_s"):
         Prover(env, expander_from_rules(rules), dataclasses.replace(search, finish_s=30.0), DecodingConfig(),
                ProverConfig())

@@ -155,7 +155,9 @@ class TimeCappedEnv(Protocol):
     tactic at what it has left, so that a call started just before `--search.timeout_s` does not run its
     whole own limit past it."""
 
-    def apply_within(self, goal: Goal, tactic: str, seconds: float) -> TacticResult: ...
+    def apply_within(self, goal: Goal, tactic: str, seconds: float, whole: bool = False) -> TacticResult:
+        """`apply` within `seconds` (or its own shorter limit); `whole`: all of `seconds`, past its own limit."""
+        ...
 
 
 def env_names() -> list[str]:

@@ -51,8 +51,10 @@ class EvalConfig(RunConfig, ProvingOptions):
 EVAL_DEFINING = ("env", "split", "theorems_file", "prover", "expander", "reload_model", "search", "decoding",
                  "max_attempts")
 # decoding options that change the speed of a model call, not the tactics it returns; where the env keeps its
-# extracted data, and when a hung coqtop is given up (its tactic has failed by then either way)
-EVAL_IGNORED = ("decoding.tokens_per_batch", "decoding.use_cache", "coq.data_dir", "coq.answer_timeout_s")
+# extracted data, when a hung coqtop is given up (its tactic has failed by then either way), and how long a found
+# proof's re-check may take
+EVAL_IGNORED = ("decoding.tokens_per_batch", "decoding.use_cache", "coq.data_dir", "coq.answer_timeout_s",
+                "coq.check_timeout_s")
 
 
 def eval_defining(cfg: EvalConfig) -> tuple[str, ...]:

@@ -18,7 +18,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hyperprover.config import load_ref
-from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticError, TacticErrorKind, TacticResult, Theorem
+from hyperprover.envs.base import (
+    BackwardEnv,
+    Goal,
+    ProofNode,
+    TacticError,
+    TacticErrorKind,
+    TacticResult,
+    Theorem,
+    TimeCappedEnv,
+)
 from hyperprover.search.api import Search
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
 from hyperprover.search.env_pool import EnvPool
@@ -258,12 +267,19 @@ class Prover:
                            res.critic_pairs)
 
     def _finish_with(self, slot: _Slot, stats: dict[str, float]) -> ProofNode | None:
-        """The finisher on the theorem itself, within what is left of the search's time: a proof only where it
-        closes the goal (subgoals it leaves are not searched). Its proof teaches the trainer nothing (not a
-        sample of the search)."""
+        """The finisher on the theorem itself, within what is left of the search's time, in this process: a proof
+        only where it closes the goal (subgoals it leaves are not searched). Its proof teaches the trainer
+        nothing (not a sample of the search)."""
         tactic, end = slot.finish
         t0 = time.perf_counter()
-        (r,) = self.pool.apply([(slot.theorem.goal, (tactic,), end)])[0]
+        goal, left = slot.theorem.goal, end - time.time()
+        # with all the time left, past the limit the env gives the tactic inside searches (Coq's hammer_timeout_s)
+        if left <= 0:
+            r = TacticResult(tactic, error=TacticError(TacticErrorKind.SKIPPED, "its search's time was up"))
+        elif isinstance(self.env, TimeCappedEnv):
+            r = self.env.apply_within(goal, tactic, left, whole=True)
+        else:
+            r = self.env.apply(goal, tactic)
         stats["time_finish_s"] = time.perf_counter() - t0
         stats["time_wall_s"] = time.perf_counter() - slot.start
         slot.env_s += stats["time_finish_s"]

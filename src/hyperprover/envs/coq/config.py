@@ -46,6 +46,9 @@ class CoqConfig:
     hammer_timeout_s: float = opt(30.0, "Coq's Timeout on hammer (premise selection, the ATPs, reconstruction)",
                                   min=0.1)
     answer_timeout_s: float = opt(30.0, "beyond the tactic's Timeout, coqtop is killed and restarted", min=1.0)
+    check_timeout_s: float = opt(120.0, "Coq's Timeout on each tactic of a found proof when it is re-checked: a "
+                                        "check is not a search, and a hammer found with a portfolio's time "
+                                        "(search.finish_s) may need more than hammer_timeout_s", min=1.0)
 
     def preloaded(self) -> str:
         """The sentences coqtop runs before any context: Hammer's import with `automation`, then `preload`."""

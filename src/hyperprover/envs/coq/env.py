@@ -207,12 +207,13 @@ class CoqEnv:
     def apply(self, goal: Goal, tactic: str) -> TacticResult:
         return self.apply_within(goal, tactic, math.inf)
 
-    def apply_within(self, goal: Goal, tactic: str, seconds: float) -> TacticResult:
+    def apply_within(self, goal: Goal, tactic: str, seconds: float, whole: bool = False) -> TacticResult:
         """`apply` under Coq's `Timeout` of the tactic's class, cut to `seconds` (whole seconds, at least 1: what
-        `Timeout` takes) when its search has less time left than that."""
+        `Timeout` takes) when its search has less time left than that; `whole`: all of `seconds`, whatever the
+        class's limit (a portfolio's finisher, search.finish_with)."""
         start = time.perf_counter()
         limit = self.cfg.timeout_s(tactic)
-        if seconds < limit:
+        if seconds < limit or whole:
             limit = max(1, math.floor(seconds))
 
         def fail(kind: TacticErrorKind, message: str) -> TacticResult:
@@ -298,7 +299,7 @@ class CoqEnv:
                 for name, statement in lemma_statements(Path(path).read_text())]
 
     def check_proof(self, proof: ProofNode) -> None:
-        r = self.apply(proof.goal, proof.tactic)
+        r = self.apply_within(proof.goal, proof.tactic, self.cfg.check_timeout_s, whole=True)
         if not r.ok:
             raise ProofError(f"{proof.tactic!r} on {self.goal_text(proof.goal)!r}: {r.error}")
         got = [c.key for c in r.children]
