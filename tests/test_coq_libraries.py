@@ -12,7 +12,7 @@ import pytest
 from hyperprover.envs.coq import data
 from hyperprover.envs.coq.config import CoqConfig
 from hyperprover.envs.coq.env import CoqEnv
-from hyperprover.envs.coq.libraries import DEBIAN, library
+from hyperprover.envs.coq.libraries import DEBIAN, USER_CONTRIB, library
 
 DATA = Path(__file__).parent / "data"
 needs_coq = pytest.mark.skipif(shutil.which("coqtop") is None, reason="Coq is not installed (make setup does it)")
@@ -90,6 +90,35 @@ def test_a_library_file_requires_a_sibling_by_its_short_name(tmp_path: Path, mon
         (lemma,) = env.theorems("cross")
         assert lemma.label == "coq:Mylib/b.v#1:three_eq"
         assert env.apply(lemma.goal, "reflexivity").closes
+    finally:
+        env.close()
+
+
+def test_each_context_binds_only_the_names_of_its_own_library(tmp_path: Path) -> None:
+    lib = tmp_path / "Mylib"
+    lib.mkdir()
+    (lib / "a.v").write_text("Definition three := 3.\n")
+    cfg = CoqConfig(libraries=str(lib), load_path="-Q proj P")
+    assert cfg.context_args("Mylib/a.v") == ("-Q", "proj", "P", "-R", str(lib), "Mylib")
+    assert cfg.context_args("ZArith/BinInt.v") == ("-Q", "proj", "P")  # the standard library's own files
+    assert cfg.context_args("") == ("-Q", "proj", "P")  # goals typed by hand
+
+
+@needs_coq
+@pytest.mark.skipif(not (Path(USER_CONTRIB) / "ExtLib").is_dir(), reason="libcoq-ext-lib is not installed")
+def test_a_library_in_use_does_not_change_how_a_standard_library_lemma_reads() -> None:
+    """With ExtLib's folder bound by -R beside the standard library, the replayed prefix of ZArith/BinInt.v
+    printed `Zpos p` as `pos p`, its lemmas' goals no longer restated, and every tactic on them failed."""
+    from hyperprover.envs.coq.sentences import sentences
+
+    path = Path(CoqConfig().library_root) / "ZArith" / "BinInt.v"
+    index = next(i for i, x in enumerate(sentences(path.read_text())) if x.startswith("Lemma divide_pos_neg_l"))
+    env = CoqEnv(CoqConfig(libraries="ext-lib"))
+    try:
+        env._enter(f"ZArith/BinInt.v#{index}")
+        assert "Zpos p = Zpos p" in env.top.send("Check (forall p : positive, Zpos p = Zpos p).").text
+        env._enter("ExtLib/Core/Any.v#2")  # a context of the library itself: coqtop restarts with its -R
+        assert env.top.args == DEBIAN["ext-lib"].args() and env.top.n_starts == 2
     finally:
         env.close()
 

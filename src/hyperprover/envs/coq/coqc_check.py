@@ -136,7 +136,9 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
             verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
             continue
         try:
-            done = subprocess.run([program, "-q", *used.library_args(), name], cwd=out, capture_output=True,
+            m = LIBRARY_LABEL.match(label)
+            args = used.context_args(m["file"] if m else "")
+            done = subprocess.run([program, "-q", *args, name], cwd=out, capture_output=True,
                                   text=True, timeout=timeout_s)
             message = " ".join((done.stdout + done.stderr).split())
             verdicts.append(Verdict(label, name, done.returncode == 0, message[-500:]))

@@ -57,7 +57,7 @@ class CoqEnv:
 
     def __init__(self, cfg: CoqConfig | None = None) -> None:
         self.cfg = cfg or CoqConfig()
-        self.top = CoqTop(self.cfg.coq_args(),
+        self.top = CoqTop(self.cfg.context_args(),
                           answer_timeout_s=self.cfg.longest_timeout_s() + self.cfg.answer_timeout_s)
         self.base_state = 0
         self.loaded: tuple[str, int] | None = None  # (context name, its state)
@@ -71,7 +71,13 @@ class CoqEnv:
     # ------------------------------------------------------------------ coqtop sessions
     def _enter(self, context: str) -> None:
         """Make coqtop hold `context` (`std`, or `FILE#INDEX`: the library file before its sentence INDEX) and
-        go back to its state (no goal open)."""
+        go back to its state (no goal open). A context in another library's file restarts coqtop with that
+        library's load path (CoqConfig.context_args)."""
+        file = context.rpartition("#")[0] if context != "std" else ""
+        args = self.cfg.context_args(file)
+        if args != self.top.args:
+            self.top.close()
+            self.top.args = args
         if not self.top.alive:
             self.top.start()
             self.base_state = self._ok("Set Printing Width 100000.").state
