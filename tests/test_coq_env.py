@@ -627,3 +627,23 @@ def test_prove_file_reads_the_projects_load_path(tmp_path: Path, capsys: pytest.
                  "--search.n_expansions", "10", "--file", str(tmp_path / "user.v")]) == 0
     assert "proved 1 of 1" in capsys.readouterr().out
     assert "Qed." in (tmp_path / "user_proved.v").read_text()
+
+
+@needs_coq
+def test_a_copy_whose_proofs_use_automation_starts_with_the_import_they_ran_with(tmp_path: Path) -> None:
+    """With --coq.automation the prover's coqtop imported Hammer before the file: a proof by `sauto` written into
+    the copy compiles only where the copy imports it too."""
+    from hyperprover.envs.coq.admitted import admitted_lemmas, coqc_accepts, with_proofs
+
+    source = tmp_path / "auto.v"
+    source.write_text("Lemma twice (A : Type) (f : A -> A) (x : A) : (forall y, f y = y) -> f (f x) = x.\n"
+                      "Proof. Admitted.\n")
+    (lemma,) = admitted_lemmas(source, "")
+    proof = {lemma.index: {"goal": "", "tactic": "sauto", "children": []}}
+    preload = CoqConfig(automation=True).preloaded()
+    bare, copy = tmp_path / "bare.v", tmp_path / "copy.v"
+    bare.write_text(with_proofs(source.read_text(), proof, {lemma.index: lemma.end}))
+    copy.write_text(with_proofs(source.read_text(), proof, {lemma.index: lemma.end}, preload))
+    assert not coqc_accepts(bare, "")[0]
+    assert copy.read_text().startswith(preload) and coqc_accepts(copy, "") == (True, "")
+    assert "Admitted" not in copy.read_text()

@@ -20,6 +20,7 @@ from hyperprover.envs.coq.coqc_check import script
 from hyperprover.envs.coq.extract import replay
 from hyperprover.envs.coq.goals import CoqGoal
 from hyperprover.envs.coq.sentences import sentence_spans
+from hyperprover.envs.coq.toplevel import coqtop_environment
 
 
 class FileError(ValueError):
@@ -86,9 +87,11 @@ def admitted_lemmas(file: Path, load_path: str, timeout_s: float = 120.0) -> lis
     return out
 
 
-def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mapping[int, int]) -> str:
+def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mapping[int, int], preload: str = "") -> str:
     """`text` with the proof of each lemma stated by sentence `i` (its `proofs[i]`, a proof tree as eval writes
-    it) in place of its `Proof ... Admitted.`: the `Proof` sentence is kept, the rest up to `ends[i]` replaced."""
+    it) in place of its `Proof ... Admitted.`: the `Proof` sentence is kept, the rest up to `ends[i]` replaced.
+    `preload`: what the prover's coqtop ran before the file (Hammer's import with --coq.automation), put first
+    where a proof is written, so that the `sauto` and `hammer` steps it found mean the same in the copy."""
     read = sentence_spans(text)  # split once: the sentences and where each stands
     sents, spans = [s for s, _ in read], [span for _, span in read]
     pieces, at = [], 0
@@ -104,14 +107,15 @@ def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mappin
         pieces += [before, new]
         at = spans[ends[i]][1]
     pieces.append(text[at:])
-    return "".join(pieces)
+    head = f"{preload} (* added by hyperprover prove: its proofs below ran with it *)\n" if preload and proofs else ""
+    return head + "".join(pieces)
 
 
 def coqc_accepts(file: Path, load_path: str, timeout_s: float = 600.0) -> tuple[bool, str]:
     """coqc's verdict on `file` (compiled where it is, as its project would), with its last message."""
     try:
         done = subprocess.run(["coqc", "-q", *shlex.split(load_path), file.name], cwd=file.parent,
-                              capture_output=True, text=True, timeout=timeout_s)
+                              capture_output=True, text=True, timeout=timeout_s, env=coqtop_environment())
     except subprocess.TimeoutExpired:
         return False, f"coqc ran past {timeout_s:g}s"
     message = " ".join((done.stdout + done.stderr).split())

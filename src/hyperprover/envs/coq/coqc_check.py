@@ -22,6 +22,7 @@ from typing import Any
 from hyperprover.envs.coq.config import STD_CONTEXT, CoqConfig
 from hyperprover.envs.coq.goals import GoalDisplayError, parse_sequent
 from hyperprover.envs.coq.sentences import sentences
+from hyperprover.envs.coq.toplevel import coqtop_environment
 from hyperprover.results import proved_proofs
 
 # a sentence that opens a section or a module (not `Module M := N.`, which defines one at once)
@@ -138,8 +139,8 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
         try:
             m = LIBRARY_LABEL.match(label)
             args = used.context_args(m["file"] if m else "")
-            done = subprocess.run([program, "-q", *args, name], cwd=out, capture_output=True,
-                                  text=True, timeout=timeout_s)
+            done = subprocess.run([program, "-q", *args, name], cwd=out, capture_output=True,  # ATPs for hammer:
+                                  text=True, timeout=timeout_s, env=coqtop_environment())  # coqtop's PATH
             message = " ".join((done.stdout + done.stderr).split())
             verdicts.append(Verdict(label, name, done.returncode == 0, message[-500:]))
         except subprocess.TimeoutExpired:
