@@ -140,8 +140,7 @@ def prove_file(cfg: ProveConfig) -> int:
               f"{r.stats.get('time_wall_s', 0.0):.1f}s, {r.stats.get('n_expansions', 0):.0f} expansions")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(with_proofs(file.read_text(encoding="utf-8", errors="replace"), proofs,
-                               {m.index: m.end for m in lemmas}, getattr(cfg, "coq").preloaded()),  # noqa: B009
-                   encoding="utf-8")
+                               {m.index: m.end for m in lemmas}, coq.preloaded()), encoding="utf-8")
     accepted, message = coqc_accepts(out, load_path)
     verdict = "coqc accepts it" if accepted else f"coqc REJECTS it: {message}"
     print(f"proved {len(proofs)} of {len(lemmas)}; the file with the proofs: {out}; {verdict}")

@@ -27,8 +27,9 @@ Task = tuple[Goal, tuple[str, ...], float]  # a goal, its tactics, the deadline 
 
 
 def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: bool = False,
-                  deadline: float = math.inf) -> list[TacticResult]:
-    """`timed`: fill in `duration_s` where the env left it at 0 (for proof_stype time)."""
+                  deadline: float = math.inf, whole: bool = False) -> list[TacticResult]:
+    """`timed`: fill in `duration_s` where the env left it at 0 (for proof_stype time); `whole`: a time-capped
+    env gives each tactic all the time left, past its own limit (search.finish_with)."""
     capped = env if math.isfinite(deadline) and isinstance(env, TimeCappedEnv) else None
     out: list[TacticResult] = []
     for tac in tactics:
@@ -38,7 +39,7 @@ def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: b
             out.append(TacticResult(tac, error=TacticError(TacticErrorKind.SKIPPED, "its search's time was up")))
             continue
         try:
-            r = capped.apply_within(goal, tac, left) if capped else env.apply(goal, tac)
+            r = capped.apply_within(goal, tac, left, whole=whole) if capped else env.apply(goal, tac)
         except Exception as e:  # noqa: BLE001 - one broken tactic must not stop the other searches
             msg = f"env.apply raised {type(e).__name__}: {e}".splitlines()[0]
             r = TacticResult(tac, error=TacticError(TacticErrorKind.OTHER, msg))

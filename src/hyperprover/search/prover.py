@@ -18,19 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hyperprover.config import load_ref
-from hyperprover.envs.base import (
-    BackwardEnv,
-    Goal,
-    ProofNode,
-    TacticError,
-    TacticErrorKind,
-    TacticResult,
-    Theorem,
-    TimeCappedEnv,
-)
+from hyperprover.envs.base import BackwardEnv, Goal, ProofNode, TacticError, TacticErrorKind, TacticResult, Theorem
 from hyperprover.search.api import Search
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
-from hyperprover.search.env_pool import EnvPool
+from hyperprover.search.env_pool import EnvPool, apply_tactics
 from hyperprover.search.expander import DecodingConfig, Expander, Expansion, keep_best
 from hyperprover.search.samples import Samples, Tokenizer
 
@@ -272,14 +263,8 @@ class Prover:
         nothing (not a sample of the search)."""
         tactic, end = slot.finish
         t0 = time.perf_counter()
-        goal, left = slot.theorem.goal, end - time.time()
         # with all the time left, past the limit the env gives the tactic inside searches (Coq's hammer_timeout_s)
-        if left <= 0:
-            r = TacticResult(tactic, error=TacticError(TacticErrorKind.SKIPPED, "its search's time was up"))
-        elif isinstance(self.env, TimeCappedEnv):
-            r = self.env.apply_within(goal, tactic, left, whole=True)
-        else:
-            r = self.env.apply(goal, tactic)
+        (r,) = apply_tactics(self.env, slot.theorem.goal, [tactic], deadline=end, whole=True)
         stats["time_finish_s"] = time.perf_counter() - t0
         stats["time_wall_s"] = time.perf_counter() - slot.start
         slot.env_s += stats["time_finish_s"]

@@ -64,6 +64,7 @@ class CoqEnv:
         self.section_vars: dict[tuple[str, str], bool] = {}  # (context, name) -> a section variable there
         self.ahead: dict[str, tuple[str, frozenset[str]]] = {}  # context -> what a proof there may not use
         self.located: dict[tuple[str, str], list[str]] = {}  # (context, name as printed) -> its full path
+        self.args: dict[str, tuple[str, ...]] = {}  # context -> coqtop's options there (CoqConfig.context_args)
 
     def close(self) -> None:
         self.top.close()
@@ -73,8 +74,9 @@ class CoqEnv:
         """Make coqtop hold `context` (`std`, or `FILE#INDEX`: the library file before its sentence INDEX) and
         go back to its state (no goal open). A context in another library's file restarts coqtop with that
         library's load path (CoqConfig.context_args)."""
-        file = context.rpartition("#")[0] if context != "std" else ""
-        args = self.cfg.context_args(file)
+        if context not in self.args:  # file-system lookups: once per context, not once per tactic
+            self.args[context] = self.cfg.context_args(context.rpartition("#")[0] if context != "std" else "")
+        args = self.args[context]
         if args != self.top.args:
             self.top.close()
             self.top.args = args
