@@ -235,6 +235,34 @@ def test_no_coqtop_outlives_a_killed_process() -> None:
     assert not _running(pid), f"coqtop {pid} outlived the process that started it"
 
 
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is not installed")
+def test_nothing_coqtop_forked_outlives_a_killed_process() -> None:
+    # hammer runs premise selection and reconstruction in forks of coqtop; one was seen running 13 minutes
+    # after its prover was gone when only coqtop itself was tied to the prover. A stand-in for coqtop that
+    # forks a long job and reads its input, started as CoqTop starts coqtop
+    child = subprocess.run([sys.executable, "-c", (
+        "import os, signal, subprocess\n"
+        "from hyperprover.envs.coq.toplevel import orphan_guard\n"
+        "p = subprocess.Popen([*orphan_guard(), 'sh', '-c', 'sleep 300 & cat'], stdin=subprocess.PIPE, "
+        "stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)\n"
+        "p.stdin.write(b'echo\\n')\n"
+        "p.stdin.flush()\n"
+        "assert p.stdout.readline() == b'echo\\n'  # the input reaches the process behind the guard\n"
+        "print(p.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")], capture_output=True, text=True, timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    group = int(child.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _group_alive(group), f"processes of coqtop's group {group} outlived the process that started it"
+
+
+def _group_alive(pgid: int) -> bool:
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+    return any(_running(int(pid)) for pid in found)
+
+
 def _running(pid: int) -> bool:
     try:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()

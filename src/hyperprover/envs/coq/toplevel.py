@@ -5,7 +5,8 @@ text before it is the answer, STATE is the number `BackTo STATE.` returns to. Se
 call; an answer that does not come within the time limit kills the process (its whole process group),
 which the next call restarts. The process is also killed when the object is closed or collected and when
 Python exits (weakref.finalize runs at exit), so no coqtop outlives its env; and, where util-linux's `setpriv`
-is installed, when the thread that started it dies without running any of that (a prover killed by Ray).
+is installed, when the thread that started it dies without running any of that (a prover killed by Ray), with
+what it forked.
 """
 
 from __future__ import annotations
@@ -61,13 +62,22 @@ def coqtop_environment() -> dict[str, str]:
     return env
 
 
+# A shell between setpriv and coqtop: the kernel sends it SIGTERM when its parent thread is gone, and it kills its
+# whole process group, coqtop and what coqtop forked (CoqHammer runs premise selection and reconstruction in forks
+# of coqtop, which would otherwise run on for minutes). The parent's pipes close before the signal comes, so
+# coqtop may end first (end of input): then the shell ends the rest of the group itself. coqtop reads the shell's
+# stdin through fd 3 (a background job's stdin is /dev/null unless redirected).
+GROUP_KEEPER = ('exec 3<&0; trap "kill -KILL 0" TERM; "$@" <&3 3<&- & wait $!; s=$?; '
+                'trap "" TERM; kill -TERM 0; exit $s')
+
+
 def orphan_guard() -> tuple[str, ...]:
-    """A command prefix that has the kernel kill coqtop when the thread that started it is gone (a Ray actor is
-    ended with SIGKILL: no finalizer runs, and coqtop, busy with a long hammer call, would run on for minutes
-    before it read the end of its input). Empty where setpriv is missing. A thread that ends before its env only
-    costs the next call a restart."""
+    """A command prefix that has the kernel kill coqtop and its forks when the thread that started it is gone (a
+    Ray actor is ended with SIGKILL: no finalizer runs, and coqtop, busy with a long hammer call, would run on for
+    minutes before it read the end of its input). Empty where setpriv is missing. A thread that ends before its
+    env only costs the next call a restart."""
     setpriv = shutil.which("setpriv")
-    return (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+    return (setpriv, "--pdeathsig", "TERM", "--", "/bin/sh", "-c", GROUP_KEEPER, "coqtop-group") if setpriv else ()
 
 
 def _clean(text: str) -> str:
@@ -173,11 +183,11 @@ class CoqTop:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    # the group even when coqtop itself has exited: forks of it may still run
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     proc.wait()
     for f in (proc.stdin, proc.stdout):
         if f is not None:
