@@ -73,7 +73,7 @@ def main(tactic: str = "sauto", timeout_s: float = 10.0) -> None:
                 except queue.Empty:
                     return
                 r = env.apply(th.goal, args.tactic)
-                proof = {"goal": env.goal_text(th.goal), "tactic": args.tactic, "children": []} if r.closes else None
+                proof = {"goal": env.goal_text(th.goal), "tactic": r.tactic, "children": []} if r.closes else None
                 with written:
                     results.append(AttemptRecord(th.label, 1, r.closes, proof, {"time_s": r.duration_s}, params,
                                                  None if r.closes else str(r.error or "subgoals left")))

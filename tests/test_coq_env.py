@@ -22,7 +22,7 @@ from hyperprover.envs.coq.config import CoqConfig
 from hyperprover.envs.coq.env import CoqEnv, lemma_statements
 from hyperprover.envs.coq.goals import Hyp, Sequent, parse_display
 from hyperprover.envs.coq.sentences import sentence_spans, sentences
-from hyperprover.envs.coq.tactics import tactic_problem
+from hyperprover.envs.coq.tactics import hammer_replacement, tactic_problem
 
 TINY = Path(__file__).parent / "data" / "coq" / "tiny.v"
 needs_coq = pytest.mark.skipif(shutil.which("coqtop") is None, reason="Coq is not installed (make setup does it)")
@@ -569,6 +569,33 @@ def test_automation_tactics_run_under_their_own_time_limit(tmp_path: Path, capsy
     capsys.readouterr()
     assert main(["check", "--env", "coq", "--results", str(results)]) == 0
     assert "1 of 1 proofs accepted by coqc" in capsys.readouterr().out
+
+
+@needs_coq
+@NEEDS_HAMMER
+def test_a_proof_records_the_tactic_hammer_says_replays_it() -> None:
+    """Replayed, `hammer` runs the ATPs again and may miss under load what they found in the search (2 of the
+    3 lemmas `hammer` alone proved and HTPS did not, session 24): the proof keeps its reconstruction instead."""
+    env = CoqEnv(CoqConfig(automation=True, hammer_timeout_s=30.0))
+    try:
+        goal = env.parse_goal("forall n m : nat, n + m = m + n")
+        found = env.apply(goal, "hammer")
+        assert found.closes and found.tactic != "hammer" and "\n" not in found.tactic
+        assert env.apply(goal, found.tactic).closes
+        assert env.apply(goal, "reflexivity").tactic == "reflexivity"
+    finally:
+        env.close()
+
+
+@given(st.from_regex(r"[a-z]{2,8}( use: [A-Z][a-z]{0,4}\.[a-z_]{1,8}(, [a-z_]{1,8})*)?( unfold: [a-z]{1,6})?",
+                     fullmatch=True).filter(lambda t: tactic_problem(t) is None),
+       st.sampled_from([" ", "\n\t", "\n        "]), st.sampled_from(["", "."]))
+def test_the_reconstruction_hammer_prints_is_read_whole(tactic: str, gap: str, period: str) -> None:
+    answer = f"Replace the hammer tactic with:{gap}{tactic}{period} \nNo more goals."
+    assert hammer_replacement("hammer", answer) == tactic
+    assert hammer_replacement("sauto", answer) == "sauto"  # only hammer's own answer names its replacement
+    assert hammer_replacement("hammer", "No more goals.") == "hammer"
+    assert hammer_replacement("hammer", "Replace the hammer tactic with: admit.") == "hammer"
 
 
 @pytest.mark.parametrize(("opening", "plain"), [

@@ -272,7 +272,7 @@ class Prover:
         self.totals["env_s"] += stats["time_finish_s"]
         closed = r.ok and not r.children
         stats["proved_by_finish"] = float(closed)
-        return ProofNode(slot.theorem.goal, tactic) if closed else None
+        return ProofNode(slot.theorem.goal, r.tactic) if closed else None  # the env's name for it
 
 
 LEFT_TO_FINISH = TacticError(TacticErrorKind.OTHER, "left to search.finish_with, tried after the search")

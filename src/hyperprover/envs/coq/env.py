@@ -37,7 +37,7 @@ from hyperprover.envs.coq.config import AUTOMATION_TACTICS, STD_CONTEXT, CoqConf
 from hyperprover.envs.coq.extract import run_prefix
 from hyperprover.envs.coq.goals import TOKEN, CoqGoal, GoalDisplayError, Sequent, parse_display, parse_sequent
 from hyperprover.envs.coq.sentences import sentences
-from hyperprover.envs.coq.tactics import tactic_problem
+from hyperprover.envs.coq.tactics import hammer_replacement, tactic_problem
 from hyperprover.envs.coq.toplevel import CoqError, CoqTimeout, CoqTop
 
 # the sentences that define a name a proof could use (their name is what `_ahead_of` forbids)
@@ -254,7 +254,7 @@ class CoqEnv:
             return fail(TacticErrorKind.OTHER, str(e))
         if isinstance(children, str):
             return fail(TacticErrorKind.INVALID_CHILD, children)
-        return TacticResult(tactic, children, duration_s=time.perf_counter() - start)
+        return TacticResult(hammer_replacement(tactic, a.text), children, duration_s=time.perf_counter() - start)
 
     def goal_tokens(self, goal: Goal) -> list[str]:
         assert isinstance(goal, CoqGoal)

@@ -14,6 +14,9 @@ Close Show Print Check Eval Compute Search exact_no_check vm_cast_no_check nativ
 Unshelve shelve""".split())
 WORD = re.compile(r"[^\W\d][\w']*")
 SENTENCE_END = re.compile(r"\.(?:\s|$)")
+# what `hammer` prints when it found a proof: the tactic that replays it without the ATPs, on the same line or,
+# when long, on the next one after a tab ("Replace the hammer tactic with:\n\tqauto use: WF.add_o.")
+HAMMER_REPLACEMENT = re.compile(r"Replace the hammer tactic with:\s*(?P<tactic>[^\n]+)")
 
 
 def tactic_problem(tactic: str) -> TacticError | None:
@@ -31,4 +34,15 @@ def tactic_problem(tactic: str) -> TacticError | None:
     return None
 
 
-__all__ = ["FORBIDDEN", "tactic_problem"]
+def hammer_replacement(tactic: str, answer: str) -> str:
+    """The tactic a proof records for `tactic` that Coq answered with `answer`: for a `hammer` that succeeded,
+    the reconstruction it printed (`sauto use: ...`), which replays in seconds and the same way each time, where
+    `hammer` itself runs the ATPs again and may miss under load what they found before; otherwise `tactic`."""
+    if tactic.split()[:1] != ["hammer"]:
+        return tactic
+    m = HAMMER_REPLACEMENT.search(answer)
+    found = m.group("tactic").strip().rstrip(".").strip() if m else ""
+    return found if found and tactic_problem(found) is None else tactic
+
+
+__all__ = ["FORBIDDEN", "hammer_replacement", "tactic_problem"]
