@@ -58,6 +58,8 @@ def test_train_and_cross_libraries(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     train_tactics = [" ".join(y) for _, y in data.pairs("train", cfg)]
     assert "intros a l" in train_tactics  # fm_cons's steps are training data
     assert "unfold twice" not in train_tactics and "twice" not in data.vocabulary(cfg)  # the cross ones never
+    # what a proof keeps for hammer ("hauto use: Nat.add_comm") has words a model can emit
+    assert {"hammer", "hauto", "sfirstorder", "use"} <= set(data.vocabulary(cfg))
     assert "unfold twice" in [" ".join(y) for _, y in data.pairs("cross", cfg)]  # what a cross eval could read
     # the floor proves the cross lemmas; the records say where their files are, so coqc re-checks them
     flags = [x for k, v in coq.items() for x in (f"--coq.{k}", str(v))]

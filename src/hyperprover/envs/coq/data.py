@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from hyperprover.envs.coq.config import AUTOMATION_TACTICS, CoqConfig
+from hyperprover.envs.coq.config import AUTOMATION_TACTICS, RECONSTRUCTION_WORDS, CoqConfig
 from hyperprover.envs.coq.goals import TOKEN
 from hyperprover.envs.coq.library import LemmaRef, split_lemmas, steps_of
 
@@ -50,8 +50,9 @@ def split_examples(split: str, n: int, cfg: CoqConfig) -> list[Pair]:
 def vocabulary(cfg: CoqConfig) -> list[str]:
     """Every token of the goals and tactics of the train, valid and test splits (identifiers included: the
     libraries' own names); not those of the cross libraries, which training never sees."""
-    # the automation tactics too: human proofs seldom use them, and a model can only score words it has
-    words: dict[str, None] = dict.fromkeys(["<HYP>", ":", ":=", "|-", *AUTOMATION_TACTICS])
+    # the automation tactics and the words of hammer's reconstructions too (an online run's samples hold them):
+    # human proofs seldom use them, and a model can only score words it has
+    words: dict[str, None] = dict.fromkeys(["<HYP>", ":", ":=", "|-", *AUTOMATION_TACTICS, *RECONSTRUCTION_WORDS])
     for split in ("train", "valid", "test"):
         for x, y in pairs(split, cfg):
             words.update(dict.fromkeys(x))
