@@ -15,7 +15,8 @@ HAMMER = "From Hammer Require Import Hammer Tactics."  # CoqHammer (Debian: libc
 # CoqHammer's reconstruction tactics and Coq's first-order prover: slower than a step, so their own time limit
 AUTOMATION = ("sauto", "qauto", "hauto", "sfirstorder", "firstorder")
 AUTOMATION_TACTICS = ("sauto", "qauto", "firstorder", "hammer")  # what the floor tries with --coq.automation
-# the words of the reconstructions a proof keeps for `hammer` ("hauto use: Nat.add_comm unfold: Nat.double", "sauto lq: on")
+# the words of the reconstructions a proof keeps for `hammer` ("hauto use: Nat.add_comm unfold: Nat.double",
+# "sauto lq: on")
 RECONSTRUCTION_WORDS = (*AUTOMATION, "srun", "eauto", "strivial", "use", "unfold", "inv", "ctrs", "lq", "on", ":", ",")
 
 
