@@ -596,6 +596,8 @@ def test_the_reconstruction_hammer_prints_is_read_whole(tactic: str, gap: str, p
     assert hammer_replacement("sauto", answer) == "sauto"  # only hammer's own answer names its replacement
     assert hammer_replacement("hammer", "No more goals.") == "hammer"
     assert hammer_replacement("hammer", "Replace the hammer tactic with: admit.") == "hammer"
+    srun = "Replace the hammer tactic with:\n\tsrun eauto use: Z.rem_mod_eq_0."
+    assert hammer_replacement("hammer", srun) == "hammer"  # did not replay (session 24)
 
 
 @pytest.mark.parametrize(("opening", "plain"), [
