@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -216,8 +217,7 @@ def test_no_coqtop_outlives_its_env() -> None:
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is not installed")
 def test_no_coqtop_outlives_a_killed_process() -> None:
     # as Ray ends a prover: SIGKILL, so neither close() nor the finalizers run
-    child = subprocess.run([sys.executable, "-c", (
-        "import os, signal\n"
+    pid = _number_printed_before_sigkill((
         "from hyperprover.envs.coq.env import CoqEnv\n"
         "e = CoqEnv()\n"
         "e.parse_goal('True')\n"
@@ -225,14 +225,8 @@ def test_no_coqtop_outlives_a_killed_process() -> None:
         # a minute of work, in which coqtop reads no more input (a long hammer call)
         "e.top.proc.stdin.write(b'Timeout 60 Eval vm_compute in (let fix f (n : nat) := match n with 0 => true '\n"
         "                       b'| S m => andb (f m) (f m) end in f 60).\\n')\n"
-        "e.top.proc.stdin.flush()\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n")], capture_output=True, text=True, timeout=120)
-    assert child.returncode == -signal.SIGKILL, child.stderr
-    pid = int(child.stdout.split()[0])
-    deadline = time.monotonic() + 10
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _running(pid), f"coqtop {pid} outlived the process that started it"
+        "e.top.proc.stdin.flush()\n"), timeout_s=120)
+    assert _ends_within(10, lambda: _running(pid)), f"coqtop {pid} outlived the process that started it"
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is not installed")
@@ -240,22 +234,33 @@ def test_nothing_coqtop_forked_outlives_a_killed_process() -> None:
     # hammer runs premise selection and reconstruction in forks of coqtop; one was seen running 13 minutes
     # after its prover was gone when only coqtop itself was tied to the prover. A stand-in for coqtop that
     # forks a long job and reads its input, started as CoqTop starts coqtop
-    child = subprocess.run([sys.executable, "-c", (
-        "import os, signal, subprocess\n"
+    group = _number_printed_before_sigkill((
+        "import subprocess\n"
         "from hyperprover.envs.coq.toplevel import orphan_guard\n"
         "p = subprocess.Popen([*orphan_guard(), 'sh', '-c', 'sleep 300 & cat'], stdin=subprocess.PIPE, "
         "stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)\n"
         "p.stdin.write(b'echo\\n')\n"
         "p.stdin.flush()\n"
         "assert p.stdout.readline() == b'echo\\n'  # the input reaches the process behind the guard\n"
-        "print(p.pid, flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n")], capture_output=True, text=True, timeout=60)
+        "print(p.pid, flush=True)\n"), timeout_s=60)
+    assert _ends_within(10, lambda: _group_alive(group)), (
+        f"processes of coqtop's group {group} outlived the process that started it")
+
+
+def _number_printed_before_sigkill(script: str, timeout_s: float) -> int:
+    """Run `script` in a new Python that then kills itself with SIGKILL (as Ray ends a prover: neither close()
+    nor the finalizers run); the first number it printed."""
+    suicide = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    child = subprocess.run([sys.executable, "-c", script + suicide], capture_output=True, text=True, timeout=timeout_s)
     assert child.returncode == -signal.SIGKILL, child.stderr
-    group = int(child.stdout.split()[0])
-    deadline = time.monotonic() + 10
-    while _group_alive(group) and time.monotonic() < deadline:
+    return int(child.stdout.split()[0])
+
+
+def _ends_within(seconds: float, alive: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _group_alive(group), f"processes of coqtop's group {group} outlived the process that started it"
+    return not alive()
 
 
 def _group_alive(pgid: int) -> bool:
