@@ -526,6 +526,30 @@ def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None
     assert [v.accepted for v in verdicts] == [True, False]
 
 
+@pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(), reason="needs libcoq-hammer")
+def test_the_check_imports_the_preload_after_the_lemmas_file_not_above_it(tmp_path: Path) -> None:
+    """Exists_nil of List.v was rejected: the check put Hammer's import above the file, and with its hints an
+    earlier `intuition` of List.v closed a goal its next bullet was for. The import now comes right before the
+    statement, so the file's own proofs compile as they do without it and the proof runs with it."""
+    from hyperprover.envs.coq.coqc_check import check_results
+    from hyperprover.results import AttemptRecord, ResultsFile
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "early.v").write_text(
+        "Lemma early (n m : nat) : n <= m -> S n <= S m.\nProof. intros H. intuition. apply le_n_S. exact H. Qed.\n"
+        "Section S.\nVariables (A : Type) (f : A -> A).\n"
+        "Lemma twice (x : A) : (forall y, f y = y) -> f (f x) = x.\nProof. intro H. rewrite !H. reflexivity. Qed.\n"
+        "End S.\n")
+    proof = {"goal": "", "tactic": "sauto", "children": []}
+    params = {"coq_preload": CoqConfig(automation=True).preloaded(), "coq_library_root": str(tmp_path)}
+    ResultsFile(tmp_path / "eval_results.jsonl").append(AttemptRecord("coq:lib/early.v#9:twice", 1, True, proof,
+                                                                      {}, params))
+    (verdict,) = check_results(tmp_path / "eval_results.jsonl", tmp_path / "coqc")
+    assert verdict.accepted, verdict.detail
+    text = (tmp_path / "coqc" / verdict.file).read_text()
+    assert text.index("Hammer") > text.index("Qed.")  # after `early`'s proof, which it would break
+
+
 def test_automation_time_limits_and_preload() -> None:
     cfg = CoqConfig(automation=True, tactic_timeout_s=2, automation_timeout_s=7, hammer_timeout_s=20)
     assert [cfg.timeout_s(t) for t in ("intros n", "sauto use: app_length", "qauto.", "hammer", "firstorder",
@@ -692,20 +716,31 @@ def test_prove_file_reads_the_projects_load_path(tmp_path: Path, capsys: pytest.
 
 
 @needs_coq
-def test_a_copy_whose_proofs_use_automation_starts_with_the_import_they_ran_with(tmp_path: Path) -> None:
+def test_a_copy_whose_proofs_use_automation_imports_what_they_ran_with_after_the_earlier_proofs(tmp_path: Path) -> None:
     """With --coq.automation the prover's coqtop imported Hammer before the file: a proof by `sauto` written into
-    the copy compiles only where the copy imports it too."""
+    the copy compiles only where the copy imports it too; but imported above the file, Hammer's hints change what
+    the file's own earlier `intuition` does, and the copy no longer compiles. An import inside a section ends
+    with the section, so a lemma after it gets its own."""
     from hyperprover.envs.coq.admitted import admitted_lemmas, coqc_accepts, with_proofs
 
+    early = "Lemma early (n m : nat) : n <= m -> S n <= S m.\nProof. intros H. intuition. apply le_n_S. exact H. Qed.\n"
+    twice = "(forall y, f y = y) -> f (f x) = x"
     source = tmp_path / "auto.v"
-    source.write_text("Lemma twice (A : Type) (f : A -> A) (x : A) : (forall y, f y = y) -> f (f x) = x.\n"
-                      "Proof. Admitted.\n")
-    (lemma,) = admitted_lemmas(source, "")
-    proof = {lemma.index: {"goal": "", "tactic": "sauto", "children": []}}
+    source.write_text(f"{early}Section S.\nVariables (A : Type) (f : A -> A) (x : A).\n"
+                      f"  Lemma inside : {twice}.\n  Proof. Admitted.\nEnd S.\n"
+                      f"Lemma after (A : Type) (f : A -> A) (x : A) : {twice}.\nProof. Admitted.\n")
+    lemmas = admitted_lemmas(source, "")
+    proofs = {lemma.index: {"goal": "", "tactic": "sauto", "children": []} for lemma in lemmas}
+    ends = {lemma.index: lemma.end for lemma in lemmas}
     preload = CoqConfig(automation=True).preloaded()
-    bare, copy = tmp_path / "bare.v", tmp_path / "copy.v"
-    bare.write_text(with_proofs(source.read_text(), proof, {lemma.index: lemma.end}))
-    copy.write_text(with_proofs(source.read_text(), proof, {lemma.index: lemma.end}, preload))
-    assert not coqc_accepts(bare, "")[0]
-    assert copy.read_text().startswith(preload) and coqc_accepts(copy, "") == (True, "")
-    assert "Admitted" not in copy.read_text()
+    bare, copy, above = tmp_path / "bare.v", tmp_path / "copy.v", tmp_path / "above.v"
+    bare.write_text(with_proofs(source.read_text(), proofs, ends))
+    copy.write_text(with_proofs(source.read_text(), proofs, ends, preload))
+    above.write_text(f"{preload}\n{bare.read_text()}")
+    assert not coqc_accepts(bare, "")[0]  # sauto needs the import
+    assert not coqc_accepts(above, "")[0]  # `early` breaks under it
+    accepted, message = coqc_accepts(copy, "")
+    assert accepted and message.count("Warning") == 1 and "require-in-section" in message  # coqc's only remark
+    text = copy.read_text()
+    assert text.count(preload) == 2 and text.index(preload) > text.index("Qed.")  # after `early`'s proof
+    assert "Admitted" not in text

@@ -90,12 +90,21 @@ def admitted_lemmas(file: Path, load_path: str, timeout_s: float = 120.0) -> lis
 def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mapping[int, int], preload: str = "") -> str:
     """`text` with the proof of each lemma stated by sentence `i` (its `proofs[i]`, a proof tree as eval writes
     it) in place of its `Proof ... Admitted.`: the `Proof` sentence is kept, the rest up to `ends[i]` replaced.
-    `preload`: what the prover's coqtop ran before the file (Hammer's import with --coq.automation), put first
-    where a proof is written, so that the `sauto` and `hammer` steps it found mean the same in the copy."""
+    `preload`: what the prover's coqtop ran before the file (Hammer's import with --coq.automation), put on a
+    line of its own before each lemma given a proof, so that the `sauto` and `hammer` steps it found mean the same
+    in the copy; not above the file, where it would change what the file's own earlier tactics do (an
+    `intuition` closes more goals with Hammer's hints loaded). Once per lemma until a section or module closes:
+    an `Import` inside one ends with it."""
     read = sentence_spans(text)  # split once: the sentences and where each stands
     sents, spans = [s for s, _ in read], [span for _, span in read]
-    pieces, at = [], 0
+    pieces, at, imported = [], 0, -1  # imported: the sentence before which the preload was last put
     for i in sorted(proofs):
+        if preload and (imported < 0 or any(s.startswith("End ") for s in sents[imported:i])):
+            stated = spans[i][0]
+            line = text.rfind("\n", 0, stated) + 1
+            cut = line if not text[line:stated].strip() else stated
+            pieces += [text[at:cut], f"{preload} (* added by hyperprover prove: the proof below ran with it *)\n"]
+            at, imported = cut, i
         first = i + 1
         keep_proof = first < ends[i] and sents[first].startswith("Proof")  # `Proof using X.` stays as written
         start = spans[first + 1][0] if keep_proof else spans[first][0]
@@ -107,8 +116,7 @@ def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mappin
         pieces += [before, new]
         at = spans[ends[i]][1]
     pieces.append(text[at:])
-    head = f"{preload} (* added by hyperprover prove: its proofs below ran with it *)\n" if preload and proofs else ""
-    return head + "".join(pieces)
+    return "".join(pieces)
 
 
 def coqc_accepts(file: Path, load_path: str, timeout_s: float = 600.0) -> tuple[bool, str]:

@@ -97,14 +97,17 @@ def library_context(label: str, cfg: CoqConfig) -> tuple[list[str], str, list[st
 
 def proof_file(label: str, proof: Mapping[str, Any], cfg: CoqConfig, preload: str = "") -> str:
     """The .v text that states the proof's root goal in its context and proves it with the proof's tactics."""
-    head = [f"(* {label}: a proof found by hyperprover, checked by coqc *)", *sentences(preload)]
+    head = [f"(* {label}: a proof found by hyperprover, checked by coqc *)"]
     library = library_context(label, cfg)
     if library is not None:
         before, statement, after = library
-        lines = [*head, *before, statement, "Proof."]
+        # the preload right before the statement, not above the file: Hammer's import changes what tactics of
+        # the file's own earlier proofs do (an `intuition` in List.v closes more goals, and a bullet after it
+        # fails); the search aborted such proofs, coqc cannot. A `Require` in a section is only a warning.
+        lines = [*head, *before, *sentences(preload), statement, "Proof."]
     else:
         statement, names = parse_sequent(str(proof["goal"])).restated()
-        lines, after = [*head, STD_CONTEXT, statement, "Proof."], []
+        lines, after = [*head, *sentences(preload), STD_CONTEXT, statement, "Proof."], []
         if names:
             lines.append(f"intros {' '.join(names)}.")
     return "\n".join([*lines, *script(proof), "Qed.", *after, ""])
