@@ -130,6 +130,35 @@ def test_replay_buffer_fifo_and_blocking():
     assert rb.stats()["ingress"] == 7
 
 
+def test_a_capped_buffer_waits_for_new_samples_once_its_samples_were_drawn_max_reuse_times() -> None:
+    """With --rb.max_reuse the trainer's replay task stops drawing (and the trainer with it) once each sample
+    received was drawn that many times on average, and goes on when a prover sends new ones."""
+    from hyperprover.online.trainer_actor import replay_task
+    from hyperprover.search.samples import CriticSample
+
+    def sample(goal: str) -> CriticSample:
+        return CriticSample("t", goal, (goal,), 0.5, False, False, 0.5, 1)
+
+    rb: ReplayBuffer[CriticSample] = ReplayBuffer(min_len=2, max_len=100, seed=0, max_reuse=3)
+    rb.add([sample("a"), sample("b")])
+    records = replay_task("coq_mcts_critic", rb, "coq").train(0)
+    assert {next(records).x for _ in range(6)} == {("a",), ("b",)}  # 3 x 2 draws
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append(next(records)), daemon=True)
+    t.start()
+    t.join(timeout=0.2)
+    assert t.is_alive() and not got  # waiting: 6 draws of 2 samples is the cap
+    with pytest.raises(TimeoutError, match="drawn 6 times of 3 x 2 received"):
+        rb.draw(1, timeout=0.05)
+    rb.add([sample("c")])
+    t.join(timeout=5)
+    assert len(got) == 1 and rb.stats()["rb_avg_n_sampled"] == 7 / 3
+    assert len(rb.draw(2)) == 2  # 9 = 3 x 3
+    uncapped: ReplayBuffer[int] = ReplayBuffer(min_len=1, max_len=10)
+    uncapped.add([1])
+    assert len(uncapped.draw(1000)) == 1000
+
+
 def test_unsolved_theorems_get_a_growing_budget():
     from hyperprover.online.main import grown_budget
     from hyperprover.provers.draws import apply_draw

@@ -76,7 +76,7 @@ class TrainerWorker:
         tasks: dict[str, Task] = {}
         for name in cfg.trainer_tasks():
             if name in cfg.mcts_tasks():
-                self.buffers[name] = ReplayBuffer(cfg.rb.min_len, cfg.rb.max_len, seed=cfg.seed)
+                self.buffers[name] = ReplayBuffer(cfg.rb.min_len, cfg.rb.max_len, cfg.seed, cfg.rb.max_reuse)
                 tasks[name] = replay_task(name, self.buffers[name], cfg.env)
             else:
                 tasks[name] = make_task(name, tcfg)
