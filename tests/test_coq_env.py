@@ -27,6 +27,11 @@ from hyperprover.envs.coq.tactics import hammer_replacement, tactic_problem
 
 TINY = Path(__file__).parent / "data" / "coq" / "tiny.v"
 needs_coq = pytest.mark.skipif(shutil.which("coqtop") is None, reason="Coq is not installed (make setup does it)")
+needs_hammer = pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(),
+                                  reason="needs libcoq-hammer")
+# a proof that compiles only without Hammer's import: with its hints `intuition` closes the goal `apply` is for
+BROKEN_BY_HAMMER = ("Lemma early (n m : nat) : n <= m -> S n <= S m.\n"
+                    "Proof. intros H. intuition. apply le_n_S. exact H. Qed.\n")
 
 TWO_GOALS = """2 goals (ID 16)
 
@@ -502,7 +507,7 @@ def test_lemmas_inside_a_section_restate_with_the_sections_variables(tmp_path: P
     assert "2 of 2 proofs accepted by coqc" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(), reason="needs libcoq-hammer")
+@needs_hammer
 def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None:
     from hyperprover.envs.coq.coqc_check import check_results
     from hyperprover.results import AttemptRecord, ResultsFile
@@ -526,7 +531,7 @@ def test_preloaded_hammer_gives_sauto_and_coqc_checks_it(tmp_path: Path) -> None
     assert [v.accepted for v in verdicts] == [True, False]
 
 
-@pytest.mark.skipif(not Path("/usr/lib/ocaml/coq/user-contrib/Hammer").is_dir(), reason="needs libcoq-hammer")
+@needs_hammer
 def test_the_check_imports_the_preload_after_the_lemmas_file_not_above_it(tmp_path: Path) -> None:
     """Exists_nil of List.v was rejected: the check put Hammer's import above the file, and with its hints an
     earlier `intuition` of List.v closed a goal its next bullet was for. The import now comes right before the
@@ -536,8 +541,7 @@ def test_the_check_imports_the_preload_after_the_lemmas_file_not_above_it(tmp_pa
 
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "early.v").write_text(
-        "Lemma early (n m : nat) : n <= m -> S n <= S m.\nProof. intros H. intuition. apply le_n_S. exact H. Qed.\n"
-        "Section S.\nVariables (A : Type) (f : A -> A).\n"
+        f"{BROKEN_BY_HAMMER}Section S.\nVariables (A : Type) (f : A -> A).\n"
         "Lemma twice (x : A) : (forall y, f y = y) -> f (f x) = x.\nProof. intro H. rewrite !H. reflexivity. Qed.\n"
         "End S.\n")
     proof = {"goal": "", "tactic": "sauto", "children": []}
@@ -723,10 +727,9 @@ def test_a_copy_whose_proofs_use_automation_imports_what_they_ran_with_after_the
     with the section, so a lemma after it gets its own."""
     from hyperprover.envs.coq.admitted import admitted_lemmas, coqc_accepts, with_proofs
 
-    early = "Lemma early (n m : nat) : n <= m -> S n <= S m.\nProof. intros H. intuition. apply le_n_S. exact H. Qed.\n"
     twice = "(forall y, f y = y) -> f (f x) = x"
     source = tmp_path / "auto.v"
-    source.write_text(f"{early}Section S.\nVariables (A : Type) (f : A -> A) (x : A).\n"
+    source.write_text(f"{BROKEN_BY_HAMMER}Section S.\nVariables (A : Type) (f : A -> A) (x : A).\n"
                       f"  Lemma inside : {twice}.\n  Proof. Admitted.\nEnd S.\n"
                       f"Lemma after (A : Type) (f : A -> A) (x : A) : {twice}.\nProof. Admitted.\n")
     lemmas = admitted_lemmas(source, "")

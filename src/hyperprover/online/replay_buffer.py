@@ -53,8 +53,7 @@ class ReplayBuffer(Generic[T]):
     def _can_draw(self, n: int) -> bool:
         # on 2 cores a few dozen Coq proofs an hour arrive while the trainer could draw each thousands of times
         # (3,187 on average after 50 min, session 25): it fits them again and again, on a core the provers lack
-        fresh = not self.max_reuse or self.n_drawn + n <= self.max_reuse * self.ingress
-        return len(self.items) >= self.min_len and fresh
+        return self.ready and (not self.max_reuse or self.n_drawn + n <= self.max_reuse * self.ingress)
 
     def draw(self, n: int, timeout: float | None = None) -> list[T]:
         """n samples uniformly with replacement; waits for min_len samples, and with max_reuse for new ones once

@@ -97,14 +97,15 @@ def with_proofs(text: str, proofs: Mapping[int, Mapping[str, Any]], ends: Mappin
     an `Import` inside one ends with it."""
     read = sentence_spans(text)  # split once: the sentences and where each stands
     sents, spans = [s for s, _ in read], [span for _, span in read]
-    pieces, at, imported = [], 0, -1  # imported: the sentence before which the preload was last put
+    pieces, at, previous = [], 0, -1  # previous: the last lemma given a proof, the preload in scope there
     for i in sorted(proofs):
-        if preload and (imported < 0 or any(s.startswith("End ") for s in sents[imported:i])):
+        if preload and (previous < 0 or any(s.startswith("End ") for s in sents[previous:i])):
             stated = spans[i][0]
             line = text.rfind("\n", 0, stated) + 1
             cut = line if not text[line:stated].strip() else stated
             pieces += [text[at:cut], f"{preload} (* added by hyperprover prove: the proof below ran with it *)\n"]
-            at, imported = cut, i
+            at = cut
+        previous = i
         first = i + 1
         keep_proof = first < ends[i] and sents[first].startswith("Proof")  # `Proof using X.` stays as written
         start = spans[first + 1][0] if keep_proof else spans[first][0]
