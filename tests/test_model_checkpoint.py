@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -113,6 +114,9 @@ def test_expander_on_equations_goals() -> None:
     # exp is not in the dictionary: this goal alone fails, and the message names the unknown token
     assert out[2].error is not None and out[2].error.startswith("failed_unk") and "exp" in out[2].error
     assert out[2].tactics == ()
+    # with unknown_words unk the encoder reads <unk> for exp and the model still proposes tactics for it
+    opened = exp.expand(goals[2:], dataclasses.replace(params, unknown_words="unk"))[0]
+    assert opened.error is None and 1 <= len(opened.tactics) <= 6
     too_long = exp.expand(goals[:1], DecodingConfig(max_input_len=4))
     assert too_long[0].error is not None and too_long[0].error.startswith("failed_big")
 

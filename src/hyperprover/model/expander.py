@@ -156,7 +156,7 @@ class TransformerExpander:
         except Exception as e:  # noqa: BLE001 - any tokeniser failure is this goal's error, not ours
             return None, f"failed_tokenize: {type(e).__name__}: {e}"
         enc = self.dico.encode(words)
-        if enc.unknown:
+        if enc.unknown and params.unknown_words == "fail":
             shown = ", ".join(sorted(set(enc.unknown))[:5])
             return None, f"failed_unk: {len(enc.unknown)} unknown token(s): {shown}"
         limit = min(params.max_input_len, self.model.dims.max_positions)

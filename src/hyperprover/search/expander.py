@@ -30,6 +30,10 @@ class DecodingConfig:
     length_penalty: float = opt(0.0, "score = sum log p / length**length_penalty")
     max_gen_len: int = opt(64, "longest tactic in tokens; the stop token is forced after it", min=2)
     max_input_len: int = opt(1024, "longer goals are rejected with an error expansion", min=2)
+    unknown_words: str = opt("fail", "a goal word the model's vocabulary lacks: fail (the goal gets no tactics, "
+                                      "error failed_unk) | unk (the encoder reads <unk> in its place and the "
+                                      "model still ranks the tactics: a Coq project's own names, a cross-project "
+                                      "test)", choices=("fail", "unk"))
     tokens_per_batch: int = opt(10000, "padded encoder tokens per model call", min=16)
     use_cache: bool = opt(True, "incremental decoding with a KV cache")
     applicable_only: bool = opt(False, "decode only tactics whose rule matches the goal (envs that list them: eq)")
