@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import signal
@@ -144,6 +145,22 @@ def test_timeout_and_crash_cost_one_call(env: CoqEnv) -> None:
     os.kill(env.top.proc.pid, 9)
     assert env.apply(g, "trivial").error is not None  # the dead process is this call's error
     assert env.apply(g, "trivial").closes  # the next call restarts coqtop
+
+
+@needs_coq
+def test_a_tactic_that_leaves_coqtop_silent_is_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A tactic Coq's Timeout does not stop costs its limit plus answer_timeout_s (the eval of session 26 had
+    lemmas at 60-137 s under a 30 s limit): the log says which tactic, on which goal, so it can be found."""
+    e = CoqEnv(CoqConfig(tactic_timeout_s=1.0, answer_timeout_s=2.0))
+    try:
+        g = e.parse_goal("True")
+        with caplog.at_level(logging.WARNING, logger="hyperprover.envs.coq.env"):
+            stuck = e.apply(g, "idtac (* never closed: coqtop waits for the rest of the sentence")
+        assert stuck.error is not None and stuck.error.kind == TacticErrorKind.TIMEOUT
+        assert "'idtac (* never closed" in caplog.text and "context std, goal True" in caplog.text
+        assert e.apply(g, "trivial").closes
+    finally:
+        e.close()
 
 
 @needs_coq

@@ -15,6 +15,7 @@ itself or anything its file defines after it (`_ahead_of`).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -39,6 +40,8 @@ from hyperprover.envs.coq.goals import TOKEN, CoqGoal, GoalDisplayError, Sequent
 from hyperprover.envs.coq.sentences import sentences
 from hyperprover.envs.coq.tactics import hammer_replacement, tactic_problem
 from hyperprover.envs.coq.toplevel import CoqError, CoqTimeout, CoqTop
+
+logger = logging.getLogger(__name__)
 
 # the sentences that define a name a proof could use (their name is what `_ahead_of` forbids)
 DEFINES = re.compile(r"^(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Program|Private)\s+)*"
@@ -248,7 +251,9 @@ class CoqEnv:
                 return fail(TacticErrorKind.UNKNOWN_RULE, f"its proof uses {used}, which the library defines at "
                                                           "or after this lemma (loaded compiled by the preload)")
             children = self._after(goal, a.text)
-        except CoqTimeout as e:
+        except CoqTimeout as e:  # the tactic ignored Coq's Timeout: say which, it cost the search its grace
+            logger.warning("coq: %r ran past its Timeout %gs, coqtop killed after %.0fs (context %s, goal %.200s)",
+                           tactic, limit, time.perf_counter() - start, goal.context, goal.shown.conclusion)
             return fail(TacticErrorKind.TIMEOUT, str(e))
         except (CoqError, GoalDisplayError) as e:
             return fail(TacticErrorKind.OTHER, str(e))
