@@ -320,7 +320,16 @@ def test_found_proofs_are_rechecked_by_coqc(tmp_path: Path, capsys: pytest.Captu
         for c in node["children"]:
             spoil(c)
 
-    for r in records:
+    # two coqc side by side: each verdict is printed in file order, the spoiled first one rejected
+    spoil(records[0]["proof"])
+    results.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["check", "--env", "coq", "--results", str(results), "--out", str(tmp_path / "half"),
+                 "--workers", "2"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[1].split()[0] for line in lines[:2]] == ["REJECTED", "accepted"]
+    assert lines[0].startswith(records[0]["label"]) and "1 of 2 proofs accepted" in lines[2]
+    assert main(["check", "--env", "coq", "--results", str(results), "--workers", "0"]) == 2
+    for r in records[1:]:
         spoil(r["proof"])
     results.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert main(["check", "--env", "coq", "--results", str(results), "--out", str(tmp_path / "bad")]) == 1

@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def check_main(argv: Sequence[str]) -> int:
-    from hyperprover.envs.coq.coqc_check import CheckError, check_results
+    from hyperprover.envs.coq.coqc_check import CheckError, Verdict, check_results
 
     p = _Parser(prog="hyperprover check", description="Have coqc re-check, from scratch, the proofs found by "
                 "`hyperprover eval --env coq` (one .v file per theorem).")
@@ -30,22 +30,29 @@ def check_main(argv: Sequence[str]) -> int:
     p.add_argument("--out", default="", help="folder of the .v files (default: coqc_check/ next to the results)")
     p.add_argument("--coqc", default="coqc", help="the coqc program")
     p.add_argument("--quiet", action="store_true", help="print only the rejected proofs and the total")
+    p.add_argument("--workers", type=int, default=1, help="coqc processes run side by side (one per core)")
     try:
         args = p.parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
     folder = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results)), "coqc_check")
     t0 = time.perf_counter()
+
+    def show(v: Verdict) -> None:
+        if not args.quiet or not v.accepted:
+            print(f"{v.theorem}: {'accepted' if v.accepted else 'REJECTED'}"
+                  + (f" ({v.file})" if v.file else "") + (f" -- {v.detail}" if v.detail and not v.accepted else ""),
+                  flush=True)
+
+    if args.workers < 1:
+        print(f"hyperprover check: --workers {args.workers}: give at least 1", file=sys.stderr)
+        return 2
     try:
-        verdicts = check_results(args.results, folder, program=args.coqc)
+        verdicts = check_results(args.results, folder, program=args.coqc, workers=args.workers, report=show)
     except CheckError as e:
         print(f"hyperprover check: {e}", file=sys.stderr)
         return 2
     n_ok = sum(v.accepted for v in verdicts)
-    for v in verdicts:
-        if not args.quiet or not v.accepted:
-            print(f"{v.theorem}: {'accepted' if v.accepted else 'REJECTED'}"
-                  + (f" ({v.file})" if v.file else "") + (f" -- {v.detail}" if v.detail and not v.accepted else ""))
     print(f"{args.results}: {n_ok} of {len(verdicts)} proofs accepted by coqc "
           f"({time.perf_counter() - t0:.1f} s; files in {folder})")
     return 0 if n_ok == len(verdicts) else 1

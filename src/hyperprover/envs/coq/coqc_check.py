@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,12 @@ def proof_file(label: str, proof: Mapping[str, Any], cfg: CoqConfig, preload: st
 
 
 def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None = None, program: str = "coqc",
-                  timeout_s: float = 300.0) -> list[Verdict]:
+                  timeout_s: float = 300.0, workers: int = 1,
+                  report: Callable[[Verdict], None] | None = None) -> list[Verdict]:
     """coqc's verdict on the first proof of each theorem proved in `results`, in file order; the `.v`
-    files and coqc's output are kept in `folder`."""
+    files and coqc's output are kept in `folder`. `workers` coqc processes run side by side (each file is
+    checked alone); `report` is called with each verdict, in file order, as soon as it and those before it
+    are known (a long check shows its progress)."""
     if shutil.which(program) is None:
         raise CheckError(f"{program!r} is not installed (Debian: apt-get install coq libcoq-stdlib)")
     try:
@@ -126,7 +130,7 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
     cfg = cfg or CoqConfig()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    verdicts = []
+    jobs: list[Verdict | tuple[str, str, tuple[str, ...]]] = []  # a verdict already, or (label, file, args)
     for i, (label, record, proof) in enumerate(proved):
         name = f"proof_{i:05d}.v"
         try:
@@ -136,18 +140,29 @@ def check_results(results: str | Path, folder: str | Path, cfg: CoqConfig | None
                            libraries=str(record.params.get("coq_libraries", "")),
                            cross_libraries=str(record.params.get("coq_cross_libraries", "")))  # the eval's
             (out / name).write_text(proof_file(label, proof, used, preload))
-        except (GoalDisplayError, KeyError, TypeError, OSError, ValueError) as e:
-            verdicts.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
-            continue
-        try:
             m = LIBRARY_LABEL.match(label)
-            args = used.context_args(m["file"] if m else "")
+            jobs.append((label, name, used.context_args(m["file"] if m else "")))
+        except (GoalDisplayError, KeyError, TypeError, OSError, ValueError) as e:
+            jobs.append(Verdict(label, "", False, f"cannot write the proof: {e}"))
+
+    def verdict(job: Verdict | tuple[str, str, tuple[str, ...]]) -> Verdict:
+        if isinstance(job, Verdict):
+            return job
+        label, name, args = job
+        try:
             done = subprocess.run([program, "-q", *args, name], cwd=out, capture_output=True,  # ATPs for hammer:
                                   text=True, timeout=timeout_s, env=coqtop_environment())  # coqtop's PATH
-            message = " ".join((done.stdout + done.stderr).split())
-            verdicts.append(Verdict(label, name, done.returncode == 0, message[-500:]))
         except subprocess.TimeoutExpired:
-            verdicts.append(Verdict(label, name, False, f"coqc ran past {timeout_s:g}s"))
+            return Verdict(label, name, False, f"coqc ran past {timeout_s:g}s")
+        message = " ".join((done.stdout + done.stderr).split())
+        return Verdict(label, name, done.returncode == 0, message[-500:])
+
+    verdicts = []
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # threads: each waits on its own coqc process
+        for v in pool.map(verdict, jobs):
+            verdicts.append(v)
+            if report is not None:
+                report(v)
     return verdicts
 
 
