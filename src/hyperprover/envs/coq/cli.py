@@ -35,6 +35,9 @@ def check_main(argv: Sequence[str]) -> int:
         args = p.parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
+    if args.workers < 1:
+        print(f"hyperprover check: --workers {args.workers}: give at least 1", file=sys.stderr)
+        return 2
     folder = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results)), "coqc_check")
     t0 = time.perf_counter()
 
@@ -44,9 +47,6 @@ def check_main(argv: Sequence[str]) -> int:
                   + (f" ({v.file})" if v.file else "") + (f" -- {v.detail}" if v.detail and not v.accepted else ""),
                   flush=True)
 
-    if args.workers < 1:
-        print(f"hyperprover check: --workers {args.workers}: give at least 1", file=sys.stderr)
-        return 2
     try:
         verdicts = check_results(args.results, folder, program=args.coqc, workers=args.workers, report=show)
     except CheckError as e:
