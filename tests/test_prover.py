@@ -13,7 +13,7 @@ import pytest
 
 from hyperprover.config import ConfigError
 from hyperprover.envs.base import TacticErrorKind, Theorem
-from hyperprover.search import BatchTrace, ProofRecord, Prover, ProverConfig, SearchConfig
+from hyperprover.search import BatchTrace, ProofRecord, Prover, ProverConfig, SearchConfig, env_pool
 from hyperprover.search.env_pool import apply_tactics
 from hyperprover.search.expander import DecodingConfig, Expansion, keep_best
 from search_fixtures import (
@@ -167,6 +167,43 @@ def test_tactics_are_skipped_once_the_time_is_up_only_where_they_take_time() -> 
     plain = ToyEnv({"g": {"t": ("h",)}})
     assert apply_tactics(plain, ToyGoal("g"), ["t"], deadline=past)[0].ok
     assert apply_tactics(plain, ToyGoal("g"), ["t"], deadline=math.inf)[0].ok
+
+
+def test_a_goals_tactics_stop_at_the_first_that_closes_it() -> None:
+    env = ToyEnv({"g": {"a": ("h",), "c": (), "d": (), "e": ("h",)}})
+    results = apply_tactics(env, ToyGoal("g"), ["x", "a", "c", "d", "e"], stop_at_closing=True)
+    # a failed tactic and one with subgoals do not stop it; after the closing `c` nothing is tried
+    assert [r.ok for r in results[:3]] == [False, True, True] and env.applied == 3
+    assert all(r.error is not None and r.error.kind == TacticErrorKind.SKIPPED for r in results[3:])
+    assert all(r.ok for r in apply_tactics(env, ToyGoal("g"), ["a", "c", "d", "e"])) and env.applied == 7
+
+
+# goals that several tactics close, between others: the search keeps the best closing one
+CLOSING = {**PROBLEMS, "p0 a": {"close": (), "step": ("p0 c",), "also": ()}, "p3": {"close": (), "again": (),
+           "step": ("p1 b",), "bad": "no"}, "p1 b": {"close": (), "also": ()}}
+
+
+@pytest.mark.parametrize("prover", ["htps", "bfs", "greedy"])
+def test_stopping_at_the_closing_tactic_changes_no_search(prover: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tactics come best first and the search keeps only the best closing one (search.only_keep_one_solving):
+    the searches, their proofs and their graphs are those of a prover that tries every tactic, with fewer
+    tactics applied."""
+    def search() -> tuple[list[ProofRecord], ToyEnv]:
+        env = ToyEnv(CLOSING, PROBLEM_ROOTS)
+        cfg = ProverConfig(prover=prover, n_simultaneous_proofs=3)
+        with Prover(env, expander_from_rules(CLOSING, seed=3), SearchConfig(early_stop=False, n_expansions=200,
+                    succ_expansions=4), DecodingConfig(), cfg) as p:
+            return list(p.prove(env.theorems("toy"))), env
+
+    def same(r: ProofRecord) -> tuple[object, ...]:
+        return r.label, r.proved, r.proof, r.stats["n_expansions"], r.stats["n_nodes"]
+
+    stopped, env_stopped = search()
+    every = functools.partial(env_pool.apply_tactics, stop_at_closing=False)
+    monkeypatch.setattr(env_pool, "apply_tactics", lambda *a, stop_at_closing=False, **k: every(*a, **k))
+    tried_all, env_all = search()
+    assert [same(r) for r in stopped] == [same(r) for r in tried_all]
+    assert sum(r.proved for r in stopped) >= 3 and env_stopped.applied < env_all.applied
 
 
 def test_a_search_ends_within_one_tactic_of_its_time_limit() -> None:

@@ -8,7 +8,10 @@ result for that one tactic instead of ending the whole evaluation. A task carrie
 Coq's automation) gets the time left as each tactic's limit, and the tactics still waiting when it has passed
 are not tried (error kind SKIPPED; the searches leave a goal they know nothing about unexpanded, see
 GraphSearch.receive). Envs whose tactics take milliseconds try every tactic, so their results never depend
-on the clock.
+on the clock. A task may also stop at the first tactic that closes its goal (the provers ask for it under
+search.only_keep_one_solving): tactics come best first, and the search would keep that one and throw the rest
+away, so the node is the same; on Coq the rest can be seconds of automation (`hammer` after a `sauto` that
+already closed the goal).
 """
 
 from __future__ import annotations
@@ -23,17 +26,24 @@ from typing import Any
 
 from hyperprover.envs.base import BackwardEnv, Goal, TacticError, TacticErrorKind, TacticResult, TimeCappedEnv
 
-Task = tuple[Goal, tuple[str, ...], float]  # a goal, its tactics, the deadline of its search (inf: none)
+# a goal, its tactics, the deadline of its search (inf: none), whether to stop at the first closing tactic
+Task = tuple[Goal, tuple[str, ...], float, bool]
 
 
 def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: bool = False,
-                  deadline: float = math.inf, whole: bool = False) -> list[TacticResult]:
+                  deadline: float = math.inf, whole: bool = False, stop_at_closing: bool = False,
+                  ) -> list[TacticResult]:
     """`timed`: fill in `duration_s` where the env left it at 0 (for proof_stype time); `whole`: a time-capped
-    env gives each tactic all the time left, past its own limit (search.finish_with)."""
+    env gives each tactic all the time left, past its own limit (search.finish_with); `stop_at_closing`: the
+    tactics after the first that closes the goal are not tried (SKIPPED)."""
     capped = env if math.isfinite(deadline) and isinstance(env, TimeCappedEnv) else None
     out: list[TacticResult] = []
+    closed = False
     for tac in tactics:
         t0 = time.perf_counter()
+        if closed:
+            out.append(TacticResult(tac, error=TacticError(TacticErrorKind.SKIPPED, "a better tactic closed the goal")))
+            continue
         left = deadline - time.time() if capped else math.inf
         if left <= 0:
             out.append(TacticResult(tac, error=TacticError(TacticErrorKind.SKIPPED, "its search's time was up")))
@@ -46,6 +56,7 @@ def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: b
         if timed and r.duration_s == 0.0:
             r = dataclasses.replace(r, duration_s=time.perf_counter() - t0)
         out.append(r)
+        closed = stop_at_closing and r.error is None and not r.children
     return out
 
 
@@ -60,7 +71,7 @@ def _init_worker(factory: Callable[[], BackwardEnv], timed: bool) -> None:
 
 def _work(task: Task) -> list[TacticResult]:
     assert _WORKER_ENV is not None, "worker env not initialised"
-    return apply_tactics(_WORKER_ENV, task[0], task[1], _WORKER_TIMED, task[2])
+    return apply_tactics(_WORKER_ENV, task[0], task[1], _WORKER_TIMED, task[2], stop_at_closing=task[3])
 
 
 class EnvPool:
@@ -88,7 +99,8 @@ class EnvPool:
         if not tasks:
             return []
         if self._pool is None:
-            return [apply_tactics(self.env, g, ts, self.timed, deadline) for g, ts, deadline in tasks]
+            return [apply_tactics(self.env, g, ts, self.timed, deadline, stop_at_closing=stop)
+                    for g, ts, deadline, stop in tasks]
         chunk = max(1, len(tasks) // (self.workers * 4))
         out: list[list[TacticResult]] = self._pool.map(_work, tasks, chunksize=chunk)
         return out

@@ -81,6 +81,7 @@ class _Slot:
     # resumed or re-batched evaluation proposes the same tactics
     decode_rng: random.Random = field(default_factory=random.Random)
     decoding: DecodingConfig | None = None  # its own (per_theorem); None: the prover's
+    stop_at_closing: bool = True  # search.only_keep_one_solving: a goal's other tactics would be thrown away
     model_s: float = 0.0
     env_s: float = 0.0
     error: str | None = None
@@ -129,7 +130,8 @@ class Prover:
             search_cfg = dataclasses.replace(search_cfg, timeout_s=search_cfg.timeout_s - search_cfg.finish_s)
         search = make_search(self.cfg.prover, th.goal, search_cfg, th.label, self.env, random.Random(name))
         return _Slot(th, search, time.perf_counter(), time.time() + search_cfg.timeout_s, (search_cfg.finish_with, end),
-                     decode_rng=random.Random(name + ":decode"), decoding=decoding)
+                     decode_rng=random.Random(name + ":decode"), decoding=decoding,
+                     stop_at_closing=search_cfg.only_keep_one_solving)
 
     def _expand(self, alive: list[_Slot]) -> list[Expansion]:
         """One model call for the goals of every search, or one per distinct decoding (per_theorem)."""
@@ -193,8 +195,8 @@ class Prover:
         # the finisher's tactic is not tried on the theorem itself inside the search: it gets more time after it
         held = [tuple(bool(s.finish[0]) and t == s.finish[0] and e.goal.key == s.theorem.goal.key for t in e.tactics)
                 for s, e in zip(owners, expansions)]
-        tasks = [(e.goal, tuple(t for t, h in zip(e.tactics, hs) if not h), s.deadline)
-                 for e, hs, s in zip(expansions, held, owners) if e.error is None]
+        tasks = [(e.goal, tuple(t for t, h in zip(e.tactics, hs) if not h), s.deadline,
+                  s.stop_at_closing) for e, hs, s in zip(expansions, held, owners) if e.error is None]
         applied = iter(self.pool.apply(tasks))
         results = [_put_back(next(applied), e.tactics, hs) if e.error is None else ()
                    for e, hs in zip(expansions, held)]
