@@ -56,7 +56,7 @@ def apply_tactics(env: BackwardEnv, goal: Goal, tactics: Sequence[str], timed: b
         if timed and r.duration_s == 0.0:
             r = dataclasses.replace(r, duration_s=time.perf_counter() - t0)
         out.append(r)
-        closed = stop_at_closing and r.error is None and not r.children
+        closed = stop_at_closing and r.closes
     return out
 
 
