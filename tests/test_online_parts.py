@@ -159,6 +159,24 @@ def test_a_capped_buffer_waits_for_new_samples_once_its_samples_were_drawn_max_r
     assert len(uncapped.draw(1000)) == 1000
 
 
+def test_a_replay_file_gives_back_its_samples_and_drops_only_a_last_line_cut_short(tmp_path) -> None:
+    from hyperprover.online.trainer_actor import read_replay
+    from hyperprover.search.samples import CriticSample, TacticSample, write_jsonl
+
+    tactic = TacticSample("t", "g", ("g",), ("intro", "auto"), (("intro",), ("auto",)), (0.25, 0.75), 2, 3)
+    critic = CriticSample("t", "g", ("g",), 1.0, True, False, 0.4, 3)
+    path = tmp_path / "replay.jsonl"
+    write_jsonl(path, [tactic, critic])
+    write_jsonl(path, [critic])
+    assert read_replay(path) == ([tactic], [critic, critic], False)
+    whole = path.read_text()
+    path.write_text(whole + whole.splitlines()[0][:40])  # a run killed while it wrote a batch
+    assert read_replay(path) == ([tactic], [critic, critic], True)
+    path.write_text("{not json\n" + whole)
+    with pytest.raises(ValueError, match="replay.jsonl:1: not a search sample .*delete the file"):
+        read_replay(path)
+
+
 def test_unsolved_theorems_get_a_growing_budget():
     from hyperprover.online.main import grown_budget
     from hyperprover.provers.draws import apply_draw

@@ -61,6 +61,8 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     assert len(first) == 12 and any(r["proved"] for r in first)
     assert (run / "trainer" / "checkpoint.pth").is_file(), "the first piece ended before a trainer epoch"
     assert all("no_critic" not in r["params"] for r in first)  # no evaluation yet: the critic stays off
+    kinds = Counter(json.loads(line)["type"] for line in (run / "trainer" / "replay.jsonl").read_text().splitlines())
+    assert kinds["tactic"] > 0 and kinds["critic"] > 0
     # an async evaluation the first piece left behind found the critic good: the second piece steers with it
     done = run / "bwd_prover_eval" / "mm" / "train" / "3"
     done.mkdir(parents=True)
@@ -70,6 +72,8 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     both = check_pieces(run, first, 24)
     train_log = (run / "trainer" / "train.log").read_text()
     assert "resumed from" in train_log
+    # the second piece's trainer starts with the first piece's samples in its buffers, not with empty ones
+    assert f"{kinds['tactic']} tactic and {kinds['critic']} critic samples of the earlier pieces" in train_log
     # model versions are trainer epochs: the second piece goes on numbering, and its provers search with the
     # resumed weights from its first attempt on
     resumed_at = int(train_log.split("resumed from")[1].split("epoch ")[1].split(",")[0])

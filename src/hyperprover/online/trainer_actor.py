@@ -5,11 +5,17 @@ draws that wait for `min_len` samples); supervised tasks in `--trainer.tasks` ar
 `tasks_weight`. After every epoch the weights are put in Ray's object store as a new model version,
 and every `async_bwd_eval_freq` epochs a snapshot is proved in its own Ray task (online/async_eval.py).
 The training loop runs in a thread, so `add_samples` and `latest` answer while it trains.
+
+Every sample received is appended to `trainer/replay.jsonl`, and the draws made so far are saved after each
+epoch, so that a run resumed in a later piece refills its buffers with the earlier pieces' proofs instead of
+starting them empty.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import random
 import threading
 import traceback
@@ -22,7 +28,7 @@ import ray
 from hyperprover.online.async_eval import async_eval_task
 from hyperprover.online.config import OnlineConfig
 from hyperprover.online.replay_buffer import ReplayBuffer
-from hyperprover.search.samples import CriticSample, TacticSample
+from hyperprover.search.samples import CriticSample, TacticSample, from_json, write_jsonl
 from hyperprover.train.tasks import CriticRecord, Record, Seq2SeqRecord, Task, make_task
 
 
@@ -53,6 +59,27 @@ def replay_task(name: str, buffer: ReplayBuffer[Any], env: str) -> Task:
     return Task(name, "critic" if critic else "seq2seq", train, split, env=env, ready=lambda: buffer.ready)
 
 
+def read_replay(path: Path) -> tuple[list[TacticSample], list[CriticSample], bool]:
+    """The samples of a replay file, and whether its last line was cut short (a run killed mid-write: that
+    line is dropped); any other bad line is an error."""
+    tactic: list[TacticSample] = []
+    critic: list[CriticSample] = []
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines, 1):
+        try:
+            s = from_json(line)
+        except (ValueError, KeyError, TypeError) as e:
+            if i == len(lines):
+                return tactic, critic, True
+            raise ValueError(f"{path}:{i}: not a search sample ({e}); delete the file to resume with empty "
+                             "replay buffers") from None
+        if isinstance(s, TacticSample):
+            tactic.append(s)
+        elif isinstance(s, CriticSample):
+            critic.append(s)
+    return tactic, critic, False
+
+
 class TrainerWorker:
     def __init__(self, cfg: OnlineConfig, run_path: str) -> None:
         import torch
@@ -81,6 +108,9 @@ class TrainerWorker:
             else:
                 tasks[name] = make_task(name, tcfg)
         self.exp = setup_experiment(tcfg, "online-trainer", log_name="train.log")
+        self.replay_path, self.drawn_path = self.exp.path / "replay.jsonl", self.exp.path / "replay_drawn.json"
+        self.replay_lock = threading.Lock()
+        self._refill()
         device = torch.device(resolve_device(tcfg.device if cfg.trainer_gpus > 0 else "cpu"))
         self.trainer = Trainer(tcfg, self.exp, tasks, device, init_state=load_checkpoint(cfg.reload_model),
                                on_epoch_end=self._epoch_end)
@@ -92,6 +122,20 @@ class TrainerWorker:
         self.error: str | None = None
         self.stop_flag = False
         self.thread: threading.Thread | None = None
+
+    def _refill(self) -> None:
+        """Put the samples of the run's earlier pieces back in the buffers, with the draws already made of them
+        (for --rb.max_reuse)."""
+        if not self.buffers or not self.replay_path.is_file():
+            return
+        tactic, critic, cut = read_replay(self.replay_path)
+        drawn = json.loads(self.drawn_path.read_text()) if self.drawn_path.is_file() else {}
+        for name, buf in self.buffers.items():
+            buf.add(list(critic) if name.endswith("_critic") else list(tactic))
+            buf.n_drawn = int(drawn.get(name, 0))
+        self.exp.logger.info(f"replay buffers refilled from {self.replay_path}: {len(tactic)} tactic and "
+                             f"{len(critic)} critic samples of the earlier pieces"
+                             + (" (a last line cut short was dropped)" if cut else ""))
 
     def start(self) -> bool:
         self.thread = threading.Thread(target=self._run, daemon=True, name="trainer")
@@ -115,6 +159,9 @@ class TrainerWorker:
 
         self.latest_ref = ray.put(self._state())
         epoch = self.version = trainer.counters.epoch
+        tmp = self.drawn_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({name: b.n_drawn for name, b in self.buffers.items()}))
+        os.replace(tmp, self.drawn_path)
         stats = {f"{name}/{k}": v for name, b in self.buffers.items() for k, v in b.stats().items()}
         self.exp.logger.info(f"published model version {self.version} (epoch {epoch}); buffers {stats}")
         freq = self.cfg.async_bwd_eval_freq
@@ -135,6 +182,9 @@ class TrainerWorker:
 
     # ---------------------------------------------------------------- actor methods
     def add_samples(self, tactic: list[TacticSample], critic: list[CriticSample]) -> dict[str, float]:
+        if self.buffers:
+            with self.replay_lock:  # two batches may arrive at once: their lines must not interleave
+                write_jsonl(self.replay_path, [*tactic, *critic])
         for name, buf in self.buffers.items():
             buf.add(list(critic) if name.endswith("_critic") else list(tactic))
         return self.stats()
