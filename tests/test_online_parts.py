@@ -90,6 +90,29 @@ def test_prioritized_sampler_warmup_then_priority():
     assert all(s.sample() == "l4" for _ in range(20))
 
 
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 1)), max_size=20),
+       st.sampled_from(["pos_value_loss", "prop_not_proved", "first_time_proved", "minproof_size", "uniform"]))
+def test_a_resumed_sampler_replaying_the_records_goes_on_as_the_sampler_that_made_them(outcomes, kind) -> None:
+    """A resumed run replays mcts_results.jsonl through a fresh sampler: the same labels left in the warm-up, the
+    same statistics, the same probabilities (pos_value_loss from the recorded mean of the solved critics,
+    first_time_proved from the records' times)."""
+    cfg = LabelSamplerConfig(use_prioritized_label_sampler=True, priority_kind=kind)
+    labels = [f"l{i}" for i in range(6)]
+    live = LabelSampler(labels, cfg, seed=3)
+    records = []
+    for i, (proved, critic) in enumerate(outcomes):
+        label = live.sample()
+        out = AttemptOutcome(label, proved, 3 if proved else None, solved_critics=(critic, critic), at=1000.0 + i)
+        live.update(out)
+        records.append(AttemptOutcome(label, proved, out.minproof_size, (critic,), out.at))
+    resumed = LabelSampler(labels, cfg, seed=3)
+    for r in records:
+        resumed.replay(r)
+    assert sorted(resumed.warmup) == sorted(live.warmup) and resumed.n_sampled == live.n_sampled
+    assert resumed.stats == live.stats
+    assert resumed.probabilities() == pytest.approx(live.probabilities())
+
+
 @given(st.lists(st.tuples(st.integers(0, 5), st.booleans(), st.floats(0, 1)), max_size=30),
        st.sampled_from(["pos_value_loss", "prop_not_proved", "first_time_proved", "minproof_size", "uniform"]),
        st.booleans(), st.booleans())

@@ -81,6 +81,7 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     assert all(r["params"].get("no_critic") is False for r in both[12:])
     logs = (run / "controller.log").read_text()
     assert "HTPS steers with the critic from now on: the epoch 3 async evaluation" in logs
+    assert "the label sampler goes on from the 12 attempts of the earlier pieces" in logs
     assert "async_eval/train/proved_rate" not in logs  # an earlier piece's evaluation is not logged again
 
 

@@ -66,6 +66,7 @@ class AttemptOutcome:
     proved: bool
     minproof_size: int | None = None
     solved_critics: tuple[float, ...] = ()  # critic values of the nodes found solved
+    at: float | None = None  # when it ended (time.time()); None: now
 
 
 class LabelSampler:
@@ -87,9 +88,22 @@ class LabelSampler:
             label = self.warmup.pop()
         else:
             label = self.rng.choices(self.labels, weights=self.probabilities())[0]
+        self._handed_out(label)
+        return label
+
+    def _handed_out(self, label: str) -> None:
         self.stats[label].last_sampled = self.n_sampled
         self.n_sampled += 1
-        return label
+
+    def replay(self, outcome: AttemptOutcome) -> None:
+        """An attempt an earlier piece of the run handed out and recorded: a resumed run replays its records so
+        that its warm-up skips the labels already attempted and its priorities go on from theirs."""
+        if outcome.label not in self.stats:
+            return
+        if outcome.label in self.warmup:
+            self.warmup.remove(outcome.label)
+        self._handed_out(outcome.label)
+        self.update(outcome)
 
     def _score(self, s: LabelStats, now: float) -> float:
         kind = self.cfg.priority_kind
@@ -134,7 +148,7 @@ class LabelSampler:
         if outcome.proved:
             s.proved += 1
             if s.first_proved_at is None:
-                s.first_proved_at = time.time()
+                s.first_proved_at = time.time() if outcome.at is None else outcome.at
             if outcome.minproof_size is not None:
                 size = outcome.minproof_size
                 s.minproof_size = size if s.minproof_size is None else min(s.minproof_size, size)
@@ -163,3 +177,7 @@ class SplitSampler:
     def update(self, split: str, outcome: AttemptOutcome) -> None:
         if split in self.samplers:
             self.samplers[split].update(outcome)
+
+    def replay(self, split: str, outcome: AttemptOutcome) -> None:
+        if split in self.samplers:
+            self.samplers[split].replay(outcome)

@@ -49,10 +49,25 @@ def grown_budget(base: int, failures: int, growth: float, cap: int) -> int:
     return max(base, min(cap, round(base * growth ** failures)))
 
 
+def solved_critics(r: JobResult) -> tuple[float, ...]:
+    """The critic's values of the nodes the search found solved (the label sampler's pos_value_loss)."""
+    return tuple(c.critic for c in r.critic_samples if c.solved)
+
+
 def result_line(r: JobResult) -> dict[str, Any]:
+    critics = solved_critics(r)
     return {"job_id": r.job_id, "label": r.label, "split": r.split, "attempt": r.attempt, "proved": r.proved,
             "proof_size": r.proof_size, "params": r.draw, "stats": r.stats, "version": r.version,
-            "prover": r.prover, "error": r.error, "time": time.time()}
+            "prover": r.prover, "error": r.error, "time": time.time(),
+            "solved_critic_mean": sum(critics) / len(critics) if critics else None}
+
+
+def replayed_outcome(record: dict[str, Any]) -> AttemptOutcome:
+    """What the label sampler learnt from a recorded attempt (the mean stands for the solved nodes' critics:
+    pos_value_loss only uses their mean)."""
+    mean = record.get("solved_critic_mean")
+    return AttemptOutcome(record["label"], record["proved"], record["proof_size"], () if mean is None else (mean,),
+                          record["time"])
 
 
 def earlier_pieces(log: Path) -> tuple[float, int]:
@@ -87,6 +102,9 @@ class Controller:
         for r in previous:
             if r["proved"] and r["split"] in self.solved:
                 self.solved[r["split"]].add(r["label"])
+            self.sampler.replay(r["split"], replayed_outcome(r))
+        if previous:
+            self.log.info(f"the label sampler goes on from the {len(previous)} attempts of the earlier pieces")
         self.results_file = open(self.results_path, "a")  # noqa: SIM115 - closed in close()
         self.ready: deque[Job] = deque()
         self.n_recorded = len(previous)  # --max_proofs counts the whole run, as --max_time does
@@ -151,8 +169,7 @@ class Controller:
         self.window.append(r)
         if r.proved:
             self.solved.setdefault(r.split, set()).add(r.label)
-        critics = tuple(c.critic for c in r.critic_samples if c.solved)
-        self.sampler.update(r.split, AttemptOutcome(r.label, r.proved, r.proof_size, critics))
+        self.sampler.update(r.split, AttemptOutcome(r.label, r.proved, r.proof_size, solved_critics(r)))
         self.hyperopt.record(r.draw, r.proved)
 
     # ---------------------------------------------------------------- trainer
