@@ -272,6 +272,13 @@ def test_a_finisher_gets_the_time_the_search_left_and_proves_only_by_closing_the
     assert a.proved and a.stop_reason == "finish" and a.proof is not None and a.proof.tactic == "fin"
     assert not a.proof.children and a.stats["proved_by_finish"] == 1.0
     assert not b.proved and b.stats["proved_by_finish"] == 0.0 and b.stop_reason == "dead_root"
+    # the trainer learns the finisher's proof: the root's tactic sample is its tactic, the root's critic says solved
+    (root_tactic,) = [t for t in a.samples.tactic if t.goal == "a"]
+    assert root_tactic.tactics == ("fin",) and root_tactic.target_pi == (1.0,)
+    (root_critic,) = [c for c in a.samples.critic if c.goal == "a"]
+    assert root_critic.solved and root_critic.q_estimate == 1.0
+    assert a.samples.proof is not None and a.samples.proof.samples == (root_tactic,)
+    assert not any("fin" in t.tactics for t in b.samples.tactic) and b.samples.proof is None
     for r in (c, d):  # no finisher needed; d by `fin` on its subgoal
         assert r.proved and r.stop_reason == "proved" and "proved_by_finish" not in r.stats
     assert d.proof is not None and d.proof.tactic == "t" and d.proof.children[0].tactic == "fin"

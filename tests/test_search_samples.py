@@ -17,6 +17,7 @@ from hyperprover.search.samples import (
     from_json,
     read_jsonl,
     to_json,
+    with_finisher_proof,
     write_jsonl,
 )
 from search_fixtures import ToyEnv
@@ -68,6 +69,25 @@ def test_minproof_solving_falls_back_to_solving_when_the_root_is_unproved() -> N
     cfg = SearchConfig(only_learn_tactics_from="minproof-solving", count_threshold=5, proof_stype="size")
     s = extract_samples(sample_graph(proved=False), cfg, "lbl")
     assert goals(s.tactic) == {"A", "B", "S2"} and s.proof is None
+
+
+def test_a_finishers_proof_replaces_the_roots_samples_and_keeps_the_others() -> None:
+    """search.finish_with proved the theorem after the search: the trainer learns its tactic for the root and that
+    the root is solved; what the search learnt about the other goals stays."""
+    cfg = SearchConfig(only_learn_tactics_from="minproof-solving", count_threshold=5, proof_stype="size")
+    g = sample_graph(proved=False)
+    s = extract_samples(g, cfg, "lbl")
+    root = g.nodes["R"].goal
+    assert s.tactic and s.critic
+    out = with_finisher_proof(s, "lbl", root, "hauto use: x", ToyEnv({}), "size")
+    assert [t for t in out.tactic if t.goal != "R"] == list(s.tactic)
+    (step,) = [t for t in out.tactic if t.goal == "R"]
+    assert step.tactics == ("hauto use: x",) and step.tactic_tokens == (("<t>", "hauto", "use:", "x"),)
+    assert step.target_pi == (1.0,) and step.inproof == 2
+    assert [c for c in out.critic if c.goal != "R"] == [c for c in s.critic if c.goal != "R"]
+    (solved,) = [c for c in out.critic if c.goal == "R"]
+    assert solved.solved and solved.q_estimate == 1.0 and not solved.bad
+    assert out.proof is not None and out.proof.samples == (step,)
 
 
 def test_only_learn_best_tactics() -> None:

@@ -23,7 +23,7 @@ from hyperprover.search.api import Search
 from hyperprover.search.config import PROVERS, ProverConfig, SearchConfig, check_search_config
 from hyperprover.search.env_pool import EnvPool, apply_tactics
 from hyperprover.search.expander import DecodingConfig, Expander, Expansion, keep_best
-from hyperprover.search.samples import Samples, Tokenizer
+from hyperprover.search.samples import Samples, Tokenizer, with_finisher_proof
 
 
 def search_class(kind: str) -> Callable[..., Search]:
@@ -246,7 +246,10 @@ class Prover:
         proof, error, samples, reason = res.proof, None, res.samples, res.stop_reason
         if proof is None and slot.finish[0]:
             proof = self._finish_with(slot, stats)
-            reason = "finish" if proof is not None else reason
+            if proof is not None:
+                reason = "finish"
+                samples = with_finisher_proof(samples, th.label, th.goal, proof.tactic, self.env,
+                                              self.search_cfg.proof_stype)
         if proof is not None:
             t0 = time.perf_counter()
             try:
@@ -261,8 +264,7 @@ class Prover:
 
     def _finish_with(self, slot: _Slot, stats: dict[str, float]) -> ProofNode | None:
         """The finisher on the theorem itself, within what is left of the search's time, in this process: a proof
-        only where it closes the goal (subgoals it leaves are not searched). Its proof teaches the trainer
-        nothing (not a sample of the search)."""
+        only where it closes the goal (subgoals it leaves are not searched)."""
         tactic, end = slot.finish
         t0 = time.perf_counter()
         # with all the time left, past the limit the env gives the tactic inside searches (Coq's hammer_timeout_s)

@@ -230,5 +230,20 @@ def extract_samples(graph: Hypergraph, cfg: SearchConfig, label: str, tokenizer:
     return Samples(tuple(tactic), tuple(critic), proof)
 
 
+def with_finisher_proof(samples: Samples, label: str, goal: Goal, tactic: str, tokenizer: Tokenizer,
+                        stype: str) -> Samples:
+    """The samples of a search whose theorem the finisher (search.finish_with) proved after it: the root's tactic
+    sample becomes the finisher's tactic (as the env names it: Coq's hammer gives its reconstruction) and its
+    critic sample says solved, so that the trainer learns the proof the search missed."""
+    words = tuple(tokenizer.goal_tokens(goal))
+    step = TacticSample(label, goal.key, words, (tactic,), (tuple(tokenizer.tactic_tokens(tactic)),), (1.0,), 2, 1)
+    root = next((c for c in samples.critic if c.goal == goal.key), None)
+    solved = CriticSample(label, goal.key, words, 1.0, True, False, root.critic if root else 0.5,
+                          root.visit_count if root else 1)
+    others = tuple(t for t in samples.tactic if t.goal != goal.key)
+    return Samples((*others, step), (*(c for c in samples.critic if c.goal != goal.key), solved),
+                   ProofSample(label, 1.0, stype, (step,)))
+
+
 __all__ = ["CriticSample", "ProofSample", "Sample", "Samples", "TacticSample", "Tokenizer", "WhitespaceTokenizer",
-           "extract_samples", "from_json", "read_jsonl", "to_json", "write_jsonl"]
+           "extract_samples", "from_json", "read_jsonl", "to_json", "with_finisher_proof", "write_jsonl"]
