@@ -191,12 +191,15 @@ def test_a_replay_file_gives_back_its_samples_and_drops_only_a_last_line_cut_sho
     path = tmp_path / "replay.jsonl"
     write_jsonl(path, [tactic, critic])
     write_jsonl(path, [critic])
-    assert read_replay(path) == ([tactic], [critic, critic], False)
+    assert read_replay(path) == ([tactic], [critic, critic], None)
     whole = path.read_text()
     path.write_text(whole + whole.splitlines()[0][:40])  # a run killed while it wrote a batch
-    assert read_replay(path) == ([tactic], [critic, critic], True)
+    got_tactic, got_critic, torn = read_replay(path)
+    assert (got_tactic, got_critic) == ([tactic], [critic, critic]) and torn and "torn last line" in torn
+    write_jsonl(path, [tactic])  # the resumed run appends: its first line must not be glued onto the torn one
+    assert read_replay(path) == ([tactic, tactic], [critic, critic], None)
     path.write_text("{not json\n" + whole)
-    with pytest.raises(ValueError, match="replay.jsonl:1: not a search sample .*delete the file"):
+    with pytest.raises(ValueError, match="replay.jsonl:1: not a training sample .*delete the file"):
         read_replay(path)
 
 

@@ -25,10 +25,11 @@ from typing import Any
 
 import ray
 
+from hyperprover.jsonl import repair_torn_line
 from hyperprover.online.async_eval import async_eval_task
 from hyperprover.online.config import OnlineConfig
 from hyperprover.online.replay_buffer import ReplayBuffer
-from hyperprover.search.samples import CriticSample, TacticSample, from_json, write_jsonl
+from hyperprover.search.samples import CriticSample, TacticSample, read_jsonl, write_jsonl
 from hyperprover.train.tasks import CriticRecord, Record, Seq2SeqRecord, Task, make_task
 
 
@@ -59,25 +60,21 @@ def replay_task(name: str, buffer: ReplayBuffer[Any], env: str) -> Task:
     return Task(name, "critic" if critic else "seq2seq", train, split, env=env, ready=lambda: buffer.ready)
 
 
-def read_replay(path: Path) -> tuple[list[TacticSample], list[CriticSample], bool]:
-    """The samples of a replay file, and whether its last line was cut short (a run killed mid-write: that
-    line is dropped); any other bad line is an error."""
+def read_replay(path: Path) -> tuple[list[TacticSample], list[CriticSample], str | None]:
+    """The samples of a replay file, after making it safe to append to again: a last line torn by a killed run is
+    dropped (`repair_torn_line`'s warning is returned); any other bad line is an error."""
+    torn = repair_torn_line(path)
     tactic: list[TacticSample] = []
     critic: list[CriticSample] = []
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines, 1):
-        try:
-            s = from_json(line)
-        except (ValueError, KeyError, TypeError) as e:
-            if i == len(lines):
-                return tactic, critic, True
-            raise ValueError(f"{path}:{i}: not a search sample ({e}); delete the file to resume with empty "
-                             "replay buffers") from None
-        if isinstance(s, TacticSample):
-            tactic.append(s)
-        elif isinstance(s, CriticSample):
-            critic.append(s)
-    return tactic, critic, False
+    try:
+        for s in read_jsonl(path):
+            if isinstance(s, TacticSample):
+                tactic.append(s)
+            elif isinstance(s, CriticSample):
+                critic.append(s)
+    except ValueError as e:
+        raise ValueError(f"{e}; delete the file to resume with empty replay buffers") from None
+    return tactic, critic, torn
 
 
 class TrainerWorker:
@@ -128,14 +125,15 @@ class TrainerWorker:
         (for --rb.max_reuse)."""
         if not self.buffers or not self.replay_path.is_file():
             return
-        tactic, critic, cut = read_replay(self.replay_path)
+        tactic, critic, torn = read_replay(self.replay_path)
+        if torn:
+            self.exp.logger.warning(torn)
         drawn = json.loads(self.drawn_path.read_text()) if self.drawn_path.is_file() else {}
         for name, buf in self.buffers.items():
             buf.add(list(critic) if name.endswith("_critic") else list(tactic))
             buf.n_drawn = int(drawn.get(name, 0))
         self.exp.logger.info(f"replay buffers refilled from {self.replay_path}: {len(tactic)} tactic and "
-                             f"{len(critic)} critic samples of the earlier pieces"
-                             + (" (a last line cut short was dropped)" if cut else ""))
+                             f"{len(critic)} critic samples of the earlier pieces")
 
     def start(self) -> bool:
         self.thread = threading.Thread(target=self._run, daemon=True, name="trainer")
