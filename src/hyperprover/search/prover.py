@@ -274,7 +274,7 @@ class Prover:
         slot.env_s += stats["time_finish_s"]
         stats["time_env_s"] = slot.env_s
         self.totals["env_s"] += stats["time_finish_s"]
-        closed = r.ok and not r.children
+        closed = r.closes
         stats["proved_by_finish"] = float(closed)
         return ProofNode(slot.theorem.goal, r.tactic) if closed else None  # the env's name for it
 
