@@ -1,3 +1,4 @@
+import json
 import threading
 import time
 
@@ -201,6 +202,39 @@ def test_a_replay_file_gives_back_its_samples_and_drops_only_a_last_line_cut_sho
     path.write_text("{not json\n" + whole)
     with pytest.raises(ValueError, match="replay.jsonl:1: not a training sample .*delete the file"):
         read_replay(path)
+
+
+def test_a_resume_cuts_the_replay_file_to_what_the_buffers_keep_and_still_counts_what_was_received(tmp_path):
+    from hyperprover.online.trainer_actor import load_earlier_pieces, write_counts
+    from hyperprover.search.samples import CriticSample, TacticSample, read_jsonl, write_jsonl
+
+    def tactic(i: int) -> TacticSample:
+        return TacticSample(f"t{i}", "g", ("g",), ("auto",), (("auto",),), (1.0,), 2, i)
+
+    def critic(i: int) -> CriticSample:
+        return CriticSample(f"c{i}", "g", ("g",), 0.5, False, False, 0.4, i)
+
+    replay, counts = tmp_path / "replay.jsonl", tmp_path / "replay_drawn.json"
+    assert load_earlier_pieces(replay, counts, 2).tactic == []  # a first piece: nothing to take back
+    write_jsonl(replay, [tactic(0), critic(0), tactic(1), tactic(2), critic(1), tactic(3), critic(2), tactic(4)])
+    counts.write_text(json.dumps({"eq_mcts_tactic": 7, "eq_mcts_critic": 5}))  # session 28's format: draws alone
+    earlier = load_earlier_pieces(replay, counts, 3)
+    assert [s.label for s in earlier.tactic] == ["t2", "t3", "t4"] and len(earlier.critic) == 3
+    assert earlier.drawn == {"eq_mcts_tactic": 7, "eq_mcts_critic": 5}
+    assert earlier.dropped == {"tactic": 2, "critic": 0} and any("cut to the last 3" in n for n in earlier.notes)
+    assert [s.label for s in read_jsonl(replay)] == ["t2", "t3", "t4", "c0", "c1", "c2"]
+    assert json.loads(counts.read_text()) == {"drawn": earlier.drawn, "dropped": earlier.dropped}
+    again = load_earlier_pieces(replay, counts, 3)  # nothing more to cut: the file and the counts stay
+    assert (again.tactic, again.critic, again.dropped, again.notes) == (earlier.tactic, earlier.critic,
+                                                                        earlier.dropped, [])
+    write_counts(counts, {"eq_mcts_tactic": 40, "eq_mcts_critic": 9}, again.dropped)  # the next piece's epochs
+    write_jsonl(replay, [critic(3), tactic(5)])
+    third = load_earlier_pieces(replay, counts, 3)
+    assert [s.label for s in third.tactic] == ["t3", "t4", "t5"] and [s.label for s in third.critic] == [
+        "c1", "c2", "c3"]
+    assert third.dropped == {"tactic": 3, "critic": 1} and third.drawn["eq_mcts_tactic"] == 40
+    # received in all = kept + cut, for --rb.max_reuse and the statistics
+    assert len(third.tactic) + third.dropped["tactic"] == 6 and len(third.critic) + third.dropped["critic"] == 4
 
 
 def test_unsolved_theorems_get_a_growing_budget():

@@ -8,7 +8,8 @@ The training loop runs in a thread, so `add_samples` and `latest` answer while i
 
 Every sample received is appended to `trainer/replay.jsonl`, and the draws made so far are saved after each
 epoch, so that a run resumed in a later piece refills its buffers with the earlier pieces' proofs instead of
-starting them empty.
+starting them empty. A resume also cuts the file down to what the buffers keep (`--rb.max_len` of each kind), so
+that a run of many pieces neither grows it without end nor reads it all back each time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import random
 import threading
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,51 @@ def read_replay(path: Path) -> tuple[list[TacticSample], list[CriticSample], str
     return tactic, critic, torn
 
 
+@dataclass
+class EarlierPieces:
+    """What a resumed trainer takes back from its folder: the samples its buffers keep, the draws made per buffer
+    (for --rb.max_reuse) and the samples cut from the replay file per kind (so that `ingress` counts them)."""
+
+    tactic: list[TacticSample] = field(default_factory=list)
+    critic: list[CriticSample] = field(default_factory=list)
+    drawn: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=lambda: {"tactic": 0, "critic": 0})
+    notes: list[str] = field(default_factory=list)
+
+
+def write_counts(path: Path, drawn: dict[str, int], dropped: dict[str, int]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"drawn": drawn, "dropped": dropped}))
+    os.replace(tmp, path)
+
+
+def load_earlier_pieces(replay_path: Path, counts_path: Path, max_len: int) -> EarlierPieces:
+    """Read the replay file and the counts back, and cut the file to the last `max_len` samples of each kind (what
+    the FIFO buffers keep). The counts are written before the file is replaced: a kill between the two overstates
+    the samples received, never the draws. A counts file of session 28 holds the draws alone."""
+    out = EarlierPieces()
+    if counts_path.is_file():
+        data = json.loads(counts_path.read_text())
+        data = data if "drawn" in data else {"drawn": data}
+        out.drawn = {k: int(v) for k, v in data["drawn"].items()}
+        out.dropped.update({k: int(v) for k, v in data.get("dropped", {}).items()})
+    if not replay_path.is_file():
+        return out
+    tactic, critic, torn = read_replay(replay_path)
+    out.notes += [torn] if torn else []
+    out.tactic, out.critic = tactic[-max_len:], critic[-max_len:]
+    if len(tactic) > max_len or len(critic) > max_len:
+        out.dropped = {"tactic": out.dropped["tactic"] + len(tactic) - len(out.tactic),
+                       "critic": out.dropped["critic"] + len(critic) - len(out.critic)}
+        write_counts(counts_path, out.drawn, out.dropped)
+        tmp = replay_path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        write_jsonl(tmp, [*out.tactic, *out.critic])
+        os.replace(tmp, replay_path)
+        out.notes.append(f"{replay_path} cut to the last {max_len} samples of each kind")
+    return out
+
+
 class TrainerWorker:
     def __init__(self, cfg: OnlineConfig, run_path: str) -> None:
         import torch
@@ -107,6 +154,7 @@ class TrainerWorker:
         self.exp = setup_experiment(tcfg, "online-trainer", log_name="train.log")
         self.replay_path, self.drawn_path = self.exp.path / "replay.jsonl", self.exp.path / "replay_drawn.json"
         self.replay_lock = threading.Lock()
+        self.dropped = {"tactic": 0, "critic": 0}  # samples cut from the replay file by earlier resumes
         self._refill()
         device = torch.device(resolve_device(tcfg.device if cfg.trainer_gpus > 0 else "cpu"))
         self.trainer = Trainer(tcfg, self.exp, tasks, device, init_state=load_checkpoint(cfg.reload_model),
@@ -121,19 +169,23 @@ class TrainerWorker:
         self.thread: threading.Thread | None = None
 
     def _refill(self) -> None:
-        """Put the samples of the run's earlier pieces back in the buffers, with the draws already made of them
-        (for --rb.max_reuse)."""
-        if not self.buffers or not self.replay_path.is_file():
+        """Put the samples of the run's earlier pieces back in the buffers, with the draws already made of them and
+        the samples received in all."""
+        if not self.buffers:
             return
-        tactic, critic, torn = read_replay(self.replay_path)
-        if torn:
-            self.exp.logger.warning(torn)
-        drawn = json.loads(self.drawn_path.read_text()) if self.drawn_path.is_file() else {}
+        earlier = load_earlier_pieces(self.replay_path, self.drawn_path, self.cfg.rb.max_len)
+        for note in earlier.notes:
+            self.exp.logger.info(note)
+        self.dropped = earlier.dropped
         for name, buf in self.buffers.items():
-            buf.add(list(critic) if name.endswith("_critic") else list(tactic))
-            buf.n_drawn = int(drawn.get(name, 0))
-        self.exp.logger.info(f"replay buffers refilled from {self.replay_path}: {len(tactic)} tactic and "
-                             f"{len(critic)} critic samples of the earlier pieces")
+            kind = "critic" if name.endswith("_critic") else "tactic"
+            samples: list[Any] = list(earlier.critic if kind == "critic" else earlier.tactic)
+            buf.add(samples)
+            buf.ingress = len(samples) + earlier.dropped[kind]
+            buf.n_drawn = earlier.drawn.get(name, 0)
+        if earlier.tactic or earlier.critic:
+            self.exp.logger.info(f"replay buffers refilled from {self.replay_path}: {len(earlier.tactic)} tactic "
+                                 f"and {len(earlier.critic)} critic samples of the earlier pieces")
 
     def start(self) -> bool:
         self.thread = threading.Thread(target=self._run, daemon=True, name="trainer")
@@ -157,9 +209,7 @@ class TrainerWorker:
 
         self.latest_ref = ray.put(self._state())
         epoch = self.version = trainer.counters.epoch
-        tmp = self.drawn_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({name: b.n_drawn for name, b in self.buffers.items()}))
-        os.replace(tmp, self.drawn_path)
+        write_counts(self.drawn_path, {name: b.n_drawn for name, b in self.buffers.items()}, self.dropped)
         stats = {f"{name}/{k}": v for name, b in self.buffers.items() for k, v in b.stats().items()}
         self.exp.logger.info(f"published model version {self.version} (epoch {epoch}); buffers {stats}")
         freq = self.cfg.async_bwd_eval_freq
