@@ -85,6 +85,27 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     assert "async_eval/train/proved_rate" not in logs  # an earlier piece's evaluation is not logged again
 
 
+def test_an_online_trainer_measures_the_human_steps_it_does_not_train_on(tmp_path: Path) -> None:
+    """The mix A/B (sweeps/online_mix_ab_mm_local.json) compares its arms on the human steps of held-out theorems,
+    also in the arm that trains on search samples only: there they are a `--trainer.no_train` task."""
+    from hyperprover.envs.base import make_env
+    from hyperprover.envs.metamath.data import vocabulary
+
+    good = str(DATA / "mm" / "good.mm")
+    ckpt = untrained_checkpoint(tmp_path / "start.pth", vocabulary(make_env("mm", database=good)))
+    human = "mm_x2y_goal--tactic_seq2seq"
+    argv = ["--env", "mm", "--mm.database", good, "--reload_model", str(ckpt), "--dump_path", str(tmp_path),
+            "--data_src_props", "train:1", "--prover", "bfs", "--search.n_expansions", "8",
+            "--decoding.n_samples", "0", "--decoding.score_enumerated", "true", "--decoding.applicable_only", "true",
+            "--search.no_critic", "true", *PIECE, "--trainer.tasks", f"mm_mcts_tactic,mm_mcts_critic,{human}",
+            "--trainer.tasks_weight", "2,1,1", "--trainer.no_train", human, "--trainer.eval_splits", "train",
+            "--trainer.eval_freq", "1", "--max_time", "15"]
+    assert main(argv) == 0
+    scores = [d for d in parse_log_lines(tmp_path / "online" / "r" / "trainer" / "train.log")
+              if f"train-{human}-tok-acc" in d]
+    assert scores and scores[0]["epoch"] == 1, "no evaluation of the human steps in train.log"
+
+
 @pytest.fixture(scope="module")
 def coq_library(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The `--coq.*` options of the tests' tiny library (three lemmas: one train, one valid, one test)."""
