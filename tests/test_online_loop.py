@@ -76,12 +76,15 @@ def test_killed_prover_restarts_and_its_theorems_are_attempted_again(tmp_path: P
         ctl = Controller(cfg, exp)
         worker = threading.Thread(target=ctl.run)
         worker.start()
-        deadline = time.time() + 40
-        while ctl.n_recorded < 6 and time.time() < deadline:
-            time.sleep(0.1)
         victim = ctl.pool.provers[0]
         pid = ray.get(victim.actor.pid.remote())
-        held = set(victim.in_flight)
+        # the controller thread hands out and collects jobs meanwhile: kill only while the victim holds some
+        # (CI once read an empty hand between two of its batches)
+        held: set[int] = set()
+        deadline = time.time() + 40
+        while (ctl.n_recorded < 6 or not held) and time.time() < deadline:
+            time.sleep(0.05)
+            held = set(list(victim.in_flight))
         os.kill(pid, signal.SIGKILL)
         worker.join(timeout=90)
         assert not worker.is_alive()
