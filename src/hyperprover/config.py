@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hyperprover import atomic
+
 T = TypeVar("T")
 Preset = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 _TRUE = {"true", "1", "yes", "on"}
@@ -303,11 +305,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 def save_params(cfg: Any, path: Path) -> None:
     """Write the resolved config as JSON (loadable again with --config), atomically."""
-    data = to_dict(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
 
 
 def help_text(schema: type, command: str, description: str = "", presets: Mapping[str, Preset] | None = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hyperprover import atomic
 from hyperprover.config import ConfigError, help_text, load_config, opt, read_text_file, section
 from hyperprover.envs.base import BackwardEnv, GoalParseError, Theorem, proof_to_json, split_theorems
 from hyperprover.experiment import (
@@ -178,7 +179,7 @@ def main(argv: Sequence[str]) -> int:
     summary.update({"split": cfg.theorems_file or cfg.split, "prover": cfg.prover, "expander": cfg.expander,
                     "n_expansions": cfg.search.n_expansions, "wall_time_s": sum(parts.values()),
                     "wall_time_parts_s": [round(parts[k], 3) for k in sorted(parts)]})
-    (exp.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic.write_text(exp.path / "summary.json", json.dumps(summary, indent=2) + "\n")
     exp.metrics.log({k: v for k, v in summary.items() if isinstance(v, int | float)}, step=0)
     k = cfg.max_attempts
     auc = "" if summary["critic_auc"] is None else f", critic AUC {summary['critic_auc']:.3f}"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hyperprover import atomic
 from hyperprover.config import ConfigError, binary_reason, help_text, load_config, opt, read_text_file
 from hyperprover.envs.base import BackwardEnv, GoalParseError, ProofError, Theorem
 from hyperprover.provers.options import PRESETS, ProvingOptions, build_prover, open_env
@@ -138,9 +139,8 @@ def prove_file(cfg: ProveConfig) -> int:
             proofs[m.index] = proof_to_json(env, r.proof)
         print(f"  {'proved' if r.proof is not None else 'not proved':<10} {m.name} (line {m.line}), "
               f"{r.stats.get('time_wall_s', 0.0):.1f}s, {r.stats.get('n_expansions', 0):.0f} expansions")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(with_proofs(file.read_text(encoding="utf-8", errors="replace"), proofs,
-                               {m.index: m.end for m in lemmas}, coq.preloaded()), encoding="utf-8")
+    atomic.write_text(out, with_proofs(file.read_text(encoding="utf-8", errors="replace"), proofs,
+                                       {m.index: m.end for m in lemmas}, coq.preloaded()))
     accepted, message = coqc_accepts(out, load_path)
     verdict = "coqc accepts it" if accepted else f"coqc REJECTS it: {message}"
     print(f"proved {len(proofs)} of {len(lemmas)}; the file with the proofs: {out}; {verdict}")

@@ -6,7 +6,6 @@ alone rebuilds the model (provers, evaluation); trainer checkpoints add optimize
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hyperprover.atomic import replace_file
 from hyperprover.model.config import ModelDims
 from hyperprover.model.dictionary import Dictionary
 from hyperprover.model.transformer import Seq2SeqTransformer
@@ -52,14 +52,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, dictionary: Dictionary, 
         "dictionary": dictionary.state(),
         **extra,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    replace_file(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -8,13 +8,14 @@ finds complete results. `increasing_quality` provers only load snapshots at leas
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ray
+
+from hyperprover import atomic
 
 
 def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
@@ -49,9 +50,7 @@ def run_async_eval(cfg: Any, out_dir: str, epoch: int) -> dict[str, Any]:
     results = {"epoch": epoch, "split": cfg.async_eval_split, "n_theorems": n, "proved": len(proved),
                "proved_rate": len(proved) / n if n else 0.0, "proved_labels": sorted(proved),
                "critic_auc": roc_auc(pairs), "time_s": time.time() - start}
-    tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, out / "results.json")
+    atomic.write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
     (out / "done").touch()
     return results
 

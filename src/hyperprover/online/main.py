@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hyperprover.config import ConfigError, help_text, load_config, to_dict
+from hyperprover.config import ConfigError, help_text, load_config, save_params
 from hyperprover.envs.base import split_theorems
 from hyperprover.experiment import (
     Experiment,
@@ -369,7 +369,7 @@ def main(argv: Sequence[str]) -> int:
     import ray
 
     exp = setup_experiment(cfg, "online", log_name="controller.log", argv=argv)
-    (exp.path / "launcher_params.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
+    save_params(cfg, exp.path / "launcher_params.json")
     try:
         init_ray(cfg.ray.address, cfg.ray.num_cpus or cfg.n_provers + 3, cfg.ray.log_to_driver)
     except ConfigError as e:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
 import threading
 import traceback
@@ -27,6 +26,7 @@ from typing import Any
 
 import ray
 
+from hyperprover import atomic
 from hyperprover.jsonl import repair_torn_line
 from hyperprover.online.async_eval import async_eval_task
 from hyperprover.online.config import OnlineConfig
@@ -92,9 +92,7 @@ class EarlierPieces:
 
 
 def write_counts(path: Path, drawn: dict[str, int], dropped: dict[str, int]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"drawn": drawn, "dropped": dropped}))
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps({"drawn": drawn, "dropped": dropped}))
 
 
 def load_earlier_pieces(replay_path: Path, counts_path: Path, max_len: int) -> EarlierPieces:
@@ -116,10 +114,7 @@ def load_earlier_pieces(replay_path: Path, counts_path: Path, max_len: int) -> E
         out.dropped = {"tactic": out.dropped["tactic"] + len(tactic) - len(out.tactic),
                        "critic": out.dropped["critic"] + len(critic) - len(out.critic)}
         write_counts(counts_path, out.drawn, out.dropped)
-        tmp = replay_path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        write_jsonl(tmp, [*out.tactic, *out.critic])
-        os.replace(tmp, replay_path)
+        atomic.replace_file(replay_path, lambda tmp: write_jsonl(tmp, [*out.tactic, *out.critic]))
         out.notes.append(f"{replay_path} cut to the last {max_len} samples of each kind")
     return out
 

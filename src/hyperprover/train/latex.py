@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hyperprover import atomic
 from hyperprover.model.dictionary import EOS_WORD
 
 SETMM = Path("/usr/share/metamath/databases/set.mm")
@@ -183,9 +184,7 @@ def write_corpus(out: str | Path, n: int = 20000, seed: int = 0, source: str = "
     else:
         rng = random.Random(seed)
         lines = [arithmetic_statement(rng) for _ in range(n)]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    atomic.write_text(path, "\n".join(lines) + "\n")
     return path
 
 
