@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from hyperprover import atomic
-from hyperprover.config import save_params
+from hyperprover.config import save_params, to_dict
 from hyperprover.model.checkpoint import save_checkpoint
 from hyperprover.model.config import ModelConfig, resolve
 from hyperprover.model.dictionary import Dictionary
@@ -41,7 +42,12 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
 
 def test_the_temporary_is_a_hidden_sibling(tmp_path: Path) -> None:
     seen: list[Path] = []
-    atomic.replace_file(tmp_path / "x.pth", lambda tmp: (seen.append(tmp), tmp.write_bytes(b"1")))
+
+    def write(tmp: Path) -> None:
+        seen.append(tmp)
+        tmp.write_bytes(b"1")
+
+    atomic.replace_file(tmp_path / "x.pth", write)
     assert seen[0].parent == tmp_path and seen[0].name.startswith(".x.pth.tmp")
 
 
@@ -66,5 +72,5 @@ def test_a_checkpoint_that_cannot_be_saved_keeps_the_last_one(tmp_path: Path,
 def test_params_are_written_atomically_and_read_back(tmp_path: Path) -> None:
     cfg = OnlineConfig()
     save_params(cfg, tmp_path / "launcher_params.json")
-    assert '"n_provers"' in (tmp_path / "launcher_params.json").read_text()
+    assert json.loads((tmp_path / "launcher_params.json").read_text()) == to_dict(cfg)
     assert [p.name for p in tmp_path.iterdir()] == ["launcher_params.json"]

@@ -84,7 +84,7 @@ def test_killed_prover_restarts_and_its_theorems_are_attempted_again(tmp_path: P
         deadline = time.time() + 40
         while (ctl.n_recorded < 6 or not held) and time.time() < deadline:
             time.sleep(0.05)
-            held = set(list(victim.in_flight))
+            held = set(victim.in_flight)
         os.kill(pid, signal.SIGKILL)
         worker.join(timeout=90)
         assert not worker.is_alive()
