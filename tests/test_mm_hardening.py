@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,23 @@ def test_a_cache_round_trip_gives_an_equal_database(cached: tuple[str, Path, _Re
     assert again == read_database(path) == first
     a, b = again.assertions["a1i"], first.assertions["a1i"]
     assert a.proof == b.proof and a.hyps == b.hyps and a.all_dvs == b.all_dvs and again.top_f == first.top_f
+
+
+def test_a_failed_cache_write_costs_nothing_and_leaves_no_temporary(cached: tuple[str, Path, _Reads],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path, folder, reads = cached
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", full_disk)  # the rename into place fails, after the temporary was written
+        assert loader.load_database(path) == read_database(path)
+    assert os.listdir(folder) == [], "the temporary was left in the cache folder"
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700  # the folder keeps other users out
+    loader._LOADED.clear()
+    loader.load_database(path)
+    assert reads.n == 2 and len(os.listdir(folder)) == 1  # the next load reads the text and writes the cache
 
 
 class _RunsCode:

@@ -21,10 +21,10 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from hyperprover.atomic import write_text
 from hyperprover.envs.metamath.database import (
     MAX_DATABASE_BYTES,
     Assertion,
@@ -111,15 +111,8 @@ def _to_cache(path: str, allow_dirs: Sequence[str], db: Database) -> None:
     with no_gc():  # the collector would rescan the whole database for every list built here
         text = json.dumps(head) + "\n" + json.dumps(_encode(db), separators=(",", ":"))
     try:
-        os.makedirs(cache_dir(), mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir(), suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as f:  # one json.dumps: json.dump is pure Python, slow
-                f.write(text)
-            os.replace(tmp, cache_file(path, allow_dirs))
-        except OSError:
-            os.unlink(tmp)
-            raise
+        os.makedirs(cache_dir(), mode=0o700, exist_ok=True)  # the folder, not the file, keeps others out
+        write_text(cache_file(path, allow_dirs), text)
     except OSError:
         pass  # a read-only or full cache folder only costs the next run a re-read
 
