@@ -112,3 +112,25 @@ def test_jobs_picks_from_the_listing(tmp_path, capsys):
     assert capsys.readouterr().out.strip().splitlines() == [listed[2], listed[0], "2 jobs"]
     with pytest.raises(ConfigError, match="between 1 and 3"):
         main([str(p), "--dry_run", "1", "--dump_path", str(tmp_path), "--jobs", "4"])
+
+
+def test_set_gives_an_option_one_value_in_every_job(tmp_path, capsys):
+    p = write(tmp_path, {"command": ["train"], "exp_id": ["fixed"], "max_time_min": [120],
+                         "SUBSWEEP": {"a": {"model.enc_n_layers": [1]}, "b": {"model.enc_n_layers": [2]}}})
+    assert main([str(p), "--dry_run", "1", "--dump_path", str(tmp_path),
+                 "--set", '{"max_time_min": 40, "debug.debug": true}']) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "2 jobs"
+    for line in lines[:-1]:
+        assert "--max_time_min 40" in line and "--max_time_min 120" not in line and "--debug.debug true" in line
+        assert "--exp_id fixed" in line  # the recipe's folder, so that its readers find the shorter run
+    assert {ln.split("--model.enc_n_layers ")[1].split()[0] for ln in lines[:-1]} == {"1", "2"}
+
+
+@pytest.mark.parametrize("text, message", [("max_time_min=40", "not valid JSON"), ("[40]", "JSON object"),
+                                           ('{"command": "eval"}', "JSON object"),
+                                           ('{"max_time_mn": 40}', "max_time_mn")])
+def test_a_bad_set_is_refused_before_any_job_runs(tmp_path, text, message):
+    p = write(tmp_path, {"command": ["train"], "max_time_min": [120]})
+    with pytest.raises(ConfigError, match=message):
+        main([str(p), "--dry_run", "1", "--dump_path", str(tmp_path), "--set", text])

@@ -3,7 +3,8 @@
 A sweep file maps option names (without `--`) to lists of values; the jobs are the Cartesian product.
 `SUBSWEEP_<NAME>` blocks hold named alternatives, each itself a grid merged into the rest; several blocks
 multiply; an empty block is neutral; an alternative with an empty list contributes no job. The key
-`"command"` names the subcommand every job runs, e.g. `["train"]`.
+`"command"` names the subcommand every job runs, e.g. `["train"]`. `--set '{"max_time_min": 40}'` gives an
+option one value in every job (a shorter run of a recipe without a copy of its file).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class SweepConfig:
     exp_name: str = opt("", "experiment name of every job (default: the sweep file's name)")
     max_jobs: int = opt(0, "run at most this many jobs (0: all)", min=0)
     jobs: str = opt("", "run only these jobs, by number in the --dry_run listing (e.g. 2 or 1,3; empty: all)")
+    set: str = opt("", "a JSON object of options given one value in every job, replacing the file's: "
+                       "'{\"max_time_min\": 40}' (a job without a fixed exp_id gets another folder)")
     parallel: int = opt(1, "launcher local: run this many jobs at once (2: an online run beside its no-trainer "
                            "control, so that both provers get the same share of the machine)", min=1)
     slurm: SlurmConfig = section(SlurmConfig, "SLURM options (launcher slurm)")
@@ -138,6 +141,19 @@ def load_sweep(path: str | Path) -> list[Job]:
     if command[0] not in COMMANDS or command[0] == "sweep":
         raise ConfigError(f"sweep file {path}: unknown command {command[0]!r}")
     return [Job(command[0], tuple(combo.items())) for combo in expand_grid(spec, str(path))]
+
+
+def set_values(jobs: Sequence[Job], text: str) -> list[Job]:
+    """Every job with the options of the JSON object `text` (--set) replacing or adding to its own."""
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--set {text}: not valid JSON ({e.msg}); write an object, e.g. "
+                          "'{\"max_time_min\": 40}'") from None
+    if not isinstance(values, dict) or "command" in values:
+        raise ConfigError(f"--set {text}: write a JSON object of options (not \"command\"), e.g. "
+                          "'{\"max_time_min\": 40}'")
+    return [Job(job.command, tuple({**dict(job.overrides), **values}.items())) for job in jobs]
 
 
 def _load(spec: str) -> Any:
@@ -276,6 +292,8 @@ def main(argv: Sequence[str]) -> int:
     path, rest = args[0], args[1:]
     cfg = load_config(SweepConfig, rest)
     jobs = load_sweep(path)
+    if cfg.set:
+        jobs = set_values(jobs, cfg.set)
     name = Path(path).stem
     schema = command_schema(jobs[0].command) if jobs else None
     known = field_table(schema[0]) if schema else None
