@@ -83,6 +83,16 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     assert "HTPS steers with the critic from now on: the epoch 3 async evaluation" in logs
     assert "the label sampler goes on from the 12 attempts of the earlier pieces" in logs
     assert "async_eval/train/proved_rate" not in logs  # an earlier piece's evaluation is not logged again
+    # a later evaluation finds the critic back at chance: the third piece searches without it
+    done = run / "bwd_prover_eval" / "mm" / "train" / "4"
+    done.mkdir(parents=True)
+    (done / "results.json").write_text(json.dumps({"proved_rate": 0.5, "critic_auc": 0.5}))
+    (done / "done").touch()
+    assert main([*argv, "--max_proofs", "30"]) == 0
+    third = check_pieces(run, both, 30)[24:]
+    assert third and all("no_critic" not in r["params"] for r in third)
+    assert "HTPS steers without the critic again: the epoch 4 async evaluation measured its ROC-AUC at 0.500" in (
+        run / "controller.log").read_text()
 
 
 def test_an_online_trainer_measures_the_human_steps_it_does_not_train_on(tmp_path: Path) -> None:

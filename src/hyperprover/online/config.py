@@ -45,8 +45,8 @@ class OnlineConfig(RunConfig, ProvingOptions):
                                    min=0)
     async_eval_split: str = opt("identities", "split of the async evaluations")
     async_eval_n: int = opt(0, "theorems of the async evaluations (0: the whole split)", min=0)
-    critic_from_auc: float = opt(0.0, "with --search.no_critic true: HTPS steers with the critic from the first "
-                                      "async evaluation whose critic ROC-AUC on held-out goals is at least this "
+    critic_from_auc: float = opt(0.0, "with --search.no_critic true: HTPS steers with the critic while the latest "
+                                      "async evaluation measures its ROC-AUC on held-out goals at least this "
                                       "(0: never; a supervised model's critic is untrained)", min=0.0, max=1.0)
     stats_freq: float = opt(30.0, "seconds between two lines of launcher statistics", min=0.1)
     torch_threads: int = opt(1, "torch threads of each actor with --local 1 (0: torch's default)", min=0)
