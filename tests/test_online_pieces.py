@@ -30,6 +30,14 @@ PIECE = ["--n_provers", "1", "--n_simultaneous_proofs", "2", "--stats_freq", "1"
          "--exp_id", "r"]
 
 
+def leave_finished_eval(run: Path, epoch: int, critic_auc: float) -> None:
+    """An async evaluation an earlier piece left behind, as `finished_evals` finds it."""
+    done = run / "bwd_prover_eval" / "mm" / "train" / str(epoch)
+    done.mkdir(parents=True)
+    (done / "results.json").write_text(json.dumps({"proved_rate": 0.5, "critic_auc": critic_auc}))
+    (done / "done").touch()
+
+
 def check_pieces(run: Path, first: list[dict], n_total: int) -> list[dict]:
     """The records of the first piece are kept as they were, none is written twice, a theorem's attempts are
     numbered 1, 2, ... across the pieces, and run time never goes back."""
@@ -64,10 +72,7 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     kinds = Counter(json.loads(line)["type"] for line in (run / "trainer" / "replay.jsonl").read_text().splitlines())
     assert kinds["tactic"] > 0 and kinds["critic"] > 0
     # an async evaluation the first piece left behind found the critic good: the second piece steers with it
-    done = run / "bwd_prover_eval" / "mm" / "train" / "3"
-    done.mkdir(parents=True)
-    (done / "results.json").write_text(json.dumps({"proved_rate": 0.5, "critic_auc": 0.8}))
-    (done / "done").touch()
+    leave_finished_eval(run, 3, 0.8)
     assert main([*argv, "--max_proofs", "24"]) == 0  # --max_proofs counts the whole run
     both = check_pieces(run, first, 24)
     train_log = (run / "trainer" / "train.log").read_text()
@@ -84,10 +89,7 @@ def test_metamath_online_run_resumes_exactly_once(tmp_path: Path) -> None:
     assert "the label sampler goes on from the 12 attempts of the earlier pieces" in logs
     assert "async_eval/train/proved_rate" not in logs  # an earlier piece's evaluation is not logged again
     # a later evaluation finds the critic back at chance: the third piece searches without it
-    done = run / "bwd_prover_eval" / "mm" / "train" / "4"
-    done.mkdir(parents=True)
-    (done / "results.json").write_text(json.dumps({"proved_rate": 0.5, "critic_auc": 0.5}))
-    (done / "done").touch()
+    leave_finished_eval(run, 4, 0.5)
     assert main([*argv, "--max_proofs", "30"]) == 0
     third = check_pieces(run, both, 30)[24:]
     assert third and all("no_critic" not in r["params"] for r in third)
