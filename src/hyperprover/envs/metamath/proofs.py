@@ -20,8 +20,12 @@ from hyperprover.envs.metamath.verify import Node
 def human_steps(env: MetamathEnv, label: str) -> list[tuple[MMGoal, str]]:
     """(goal, tactic) pairs of the database proof of `label`, root first. Syntax steps are dropped
     (the env closes them); a statement proved twice keeps the derivation that was completed first,
-    so the steps never form a cycle."""
-    db, ctx = env.db, env.context(label)
+    so the steps never form a cycle. A syntax theorem (set.mm proves three: `weq`, `wel`, `bj-0`) has none: the
+    env closes syntax goals itself, so there is no backward step to learn from it."""
+    db = env.db
+    if env.grammar.is_syntactic(db.assertions[label].stmt[0]):
+        return []
+    ctx = env.context(label)
     tree = env.verifier.execute(db.assertions[label])
     syntactic = env.grammar.is_syntactic
     chosen: dict[tuple[str, ...], Node] = {}
