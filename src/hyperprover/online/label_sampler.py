@@ -97,11 +97,17 @@ class LabelSampler:
 
     def replay(self, outcome: AttemptOutcome) -> None:
         """An attempt an earlier piece of the run handed out and recorded: a resumed run replays its records so
-        that its warm-up skips the labels already attempted and its priorities go on from theirs."""
+        that its warm-up skips the labels already attempted, its priorities go on from theirs, and its draws go on
+        where theirs stopped (each is made again and thrown away; until session 33 a resumed uniform run handed
+        out the first piece's labels again, in the same order)."""
         if outcome.label not in self.stats:
             return
+        if not self.cfg.use_prioritized_label_sampler:
+            self.rng.choice(self.labels)
         if outcome.label in self.warmup:
             self.warmup.remove(outcome.label)
+        elif self.cfg.use_prioritized_label_sampler:
+            self.rng.random()  # the one draw `rng.choices` made for it once the warm-up was over
         self._handed_out(outcome.label)
         self.update(outcome)
 
@@ -170,8 +176,11 @@ class SplitSampler:
         self.props = props
         self.samplers = {s: LabelSampler(labels_by_split[s], cfg, seed + i) for i, s in enumerate(props)}
 
+    def _split(self) -> str:
+        return self.rng.choices(list(self.props), weights=list(self.props.values()))[0]
+
     def sample(self) -> tuple[str, str]:
-        split = self.rng.choices(list(self.props), weights=list(self.props.values()))[0]
+        split = self._split()
         return split, self.samplers[split].sample()
 
     def update(self, split: str, outcome: AttemptOutcome) -> None:
@@ -180,4 +189,5 @@ class SplitSampler:
 
     def replay(self, split: str, outcome: AttemptOutcome) -> None:
         if split in self.samplers:
+            self._split()  # the earlier piece drew this split: the resumed run goes on from the next draw
             self.samplers[split].replay(outcome)
