@@ -119,7 +119,7 @@ def test_a_resumed_sampler_replaying_the_records_goes_on_as_the_sampler_that_mad
 def test_a_resumed_split_sampler_hands_out_what_an_unbroken_run_would_have_next(n_before, prioritized) -> None:
     """Replaying the n records of the earlier pieces leaves the random draws where the unbroken run has them: a
     resumed uniform run does not hand out the first piece's labels again in the same order (it did until session
-    33: the second piece of a 4-hour Metamath run attempted no theorem the first had not)."""
+    33: the second piece of a Metamath run continued to 3.5 hours attempted no theorem the first had not)."""
     cfg = LabelSamplerConfig(use_prioritized_label_sampler=prioritized, priority_kind="prop_not_proved")
     pool = {"train": [f"t{i}" for i in range(30)], "valid": [f"v{i}" for i in range(20)]}
     live = SplitSampler(pool, {"train": 1.0, "valid": 1.0}, cfg, seed=5)
