@@ -103,11 +103,11 @@ class LabelSampler:
         if outcome.label not in self.stats:
             return
         if not self.cfg.use_prioritized_label_sampler:
-            self.rng.choice(self.labels)
+            self.rng.choice(self.labels)  # the draw `sample` made for it
+        elif outcome.label not in self.warmup:
+            self.rng.random()  # the one draw `rng.choices` made for it once the warm-up was over
         if outcome.label in self.warmup:
             self.warmup.remove(outcome.label)
-        elif self.cfg.use_prioritized_label_sampler:
-            self.rng.random()  # the one draw `rng.choices` made for it once the warm-up was over
         self._handed_out(outcome.label)
         self.update(outcome)
 

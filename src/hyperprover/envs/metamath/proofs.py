@@ -22,12 +22,11 @@ def human_steps(env: MetamathEnv, label: str) -> list[tuple[MMGoal, str]]:
     (the env closes them); a statement proved twice keeps the derivation that was completed first,
     so the steps never form a cycle. A syntax theorem (set.mm proves three: `weq`, `wel`, `bj-0`) has none: the
     env closes syntax goals itself, so there is no backward step to learn from it."""
-    db = env.db
-    if env.grammar.is_syntactic(db.assertions[label].stmt[0]):
+    db, syntactic = env.db, env.grammar.is_syntactic
+    if syntactic(db.assertions[label].stmt[0]):
         return []
     ctx = env.context(label)
     tree = env.verifier.execute(db.assertions[label])
-    syntactic = env.grammar.is_syntactic
     chosen: dict[tuple[str, ...], Node] = {}
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(tree, False)]
