@@ -8,12 +8,22 @@ complete applicable tactic of its goal. Chance is a uniform random order: rank (
 It prints top-1, top-5, mean reciprocal rank and mean rank for the model and for chance, the candidates per
 goal, and the model's seconds per goal.
 
-    python benchmarks/mm_ranking.py --checkpoint MODEL.pth [--split valid%5=0] [--n_theorems 100]
+Ranks alone do not say what best-first search pays: it expands goals in the order of the sum of their path's
+-log prior, so a proof costs the sum of its steps' -log priors, and a model sure of a wrong first choice makes
+every other path dearer. Hence also the calibration: the mean cost of the human step (-log prior, nats), the
+mean prior of the model's first choice, the mean entropy of its priors over the candidates (renormalised
+to sum to 1), and the log of the prior mass the candidates get (the rest goes to tactics with substitutions),
+with its spread across goals: best-first compares paths through different goals, so a mass that varies from
+goal to goal reorders them. `--temperature` scores at that temperature (`--decoding.fixed_temperature`), to find the one
+that makes the human steps cheapest.
+
+    python benchmarks/mm_ranking.py --checkpoint MODEL.pth [--split valid%5=0] [--n_theorems 100] [--temperature 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import torch
@@ -31,6 +41,7 @@ def main() -> None:
     ap.add_argument("--n_theorems", type=int, default=100, help="the split's first N theorems")
     ap.add_argument("--batch", type=int, default=8, help="goals per expander call")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--temperature", type=float, default=1.0, help="--decoding.fixed_temperature of the scores")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     env = make_env("mm")
@@ -44,8 +55,9 @@ def main() -> None:
                 steps.append((goal, tactic, candidates))
     if not steps:
         raise SystemExit(f"mm_ranking: no human step of {args.split} is a complete applicable tactic")
-    params = DecodingConfig(n_samples=0, score_enumerated=True, renormalize_scores=True, max_gen_len=24)
-    ranks, model_s = [], 0.0
+    params = DecodingConfig(n_samples=0, score_enumerated=True, renormalize_scores=True, max_gen_len=24,
+                            fixed_temperature=args.temperature)
+    ranks, costs, firsts, entropies, masses, model_s = [], [], [], [], [], 0.0
     for i in range(0, len(steps), args.batch):
         chunk = steps[i: i + args.batch]
         t0 = time.perf_counter()
@@ -53,6 +65,11 @@ def main() -> None:
         model_s += time.perf_counter() - t0
         for (_, tactic, _), e in zip(chunk, expansions):
             ranks.append(e.tactics.index(tactic) + 1 if tactic in e.tactics else len(e.tactics) + 1)
+            costs.append(-e.log_priors[e.tactics.index(tactic)] if tactic in e.tactics else math.inf)
+            firsts.append(math.exp(e.log_priors[0]))
+            total = sum(math.exp(x) for x in e.log_priors)
+            masses.append(math.log(total))
+            entropies.append(-sum(math.exp(x) / total * (x - math.log(total)) for x in e.log_priors))
     sizes = [len(c) for _, _, c in steps]
     n = len(steps)
 
@@ -66,6 +83,14 @@ def main() -> None:
         sum(1 / r for r in ranks) / n, sum(ranks) / n)
     row("chance", sum(1 / s for s in sizes) / n, sum(min(5, s) / s for s in sizes) / n,
         sum(sum(1 / k for k in range(1, s + 1)) / s for s in sizes) / n, sum((s + 1) / 2 for s in sizes) / n)
+    print(f"calibration at temperature {args.temperature:g}: human step cost {sum(costs) / n:.3f} nats "
+          f"(median {sorted(costs)[n // 2]:.3f}), first choice's prior {sum(firsts) / n:.3f}, "
+          f"entropy {sum(entropies) / n:.3f} nats (chance {sum(math.log(s) for s in sizes) / n:.3f})")
+    mean_mass = sum(masses) / n
+    spread = math.sqrt(sum((m - mean_mass) ** 2 for m in masses) / n)
+    renormalised = sum(c + m for c, m in zip(costs, masses)) / n
+    print(f"log of the prior mass on the candidates: mean {mean_mass:.3f}, standard deviation across goals "
+          f"{spread:.3f}; human step cost renormalised over the candidates {renormalised:.3f} nats")
     print(f"model {model_s / n:.4f} s per goal ({args.threads} thread(s), {args.batch} goals per call)")
 
 
