@@ -31,6 +31,8 @@ def proofs_of(paths: list[str], env: BackwardEnv) -> list[tuple[str, list[tuple[
     """(label, steps) of each proved record, the first proof of a label only (pass@k files repeat labels)."""
     seen: dict[str, list[tuple[Goal, str]]] = {}
     for path in paths:
+        if not Path(path).is_file():
+            raise SystemExit(f"proof_cost: no results file {path}: give the eval_results.jsonl of a `hyperprover eval`")
         for line in Path(path).read_text().splitlines():
             record = json.loads(line)
             if record.get("proved") and record.get("proof") and record["label"] not in seen:
