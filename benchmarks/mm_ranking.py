@@ -14,8 +14,8 @@ every other path dearer. Hence also the calibration: the mean cost of the human 
 mean prior of the model's first choice, the mean entropy of its priors over the candidates (renormalised
 to sum to 1), and the log of the prior mass the candidates get (the rest goes to tactics with substitutions),
 with its spread across goals: best-first compares paths through different goals, so a mass that varies from
-goal to goal reorders them. `--temperature` scores at that temperature (`--decoding.fixed_temperature`), to find the one
-that makes the human steps cheapest.
+goal to goal reorders them. `--temperature` scores at that temperature (`--decoding.fixed_temperature`), to
+find the one that makes the human steps cheapest.
 
     python benchmarks/mm_ranking.py --checkpoint MODEL.pth [--split valid%5=0] [--n_theorems 100] [--temperature 1]
 """
@@ -64,12 +64,13 @@ def main() -> None:
         expansions = expander.expand([g for g, _, _ in chunk], params, list(range(i, i + len(chunk))))
         model_s += time.perf_counter() - t0
         for (_, tactic, _), e in zip(chunk, expansions):
-            ranks.append(e.tactics.index(tactic) + 1 if tactic in e.tactics else len(e.tactics) + 1)
-            costs.append(-e.log_priors[e.tactics.index(tactic)] if tactic in e.tactics else math.inf)
+            at = e.tactics.index(tactic) if tactic in e.tactics else None
+            ranks.append(at + 1 if at is not None else len(e.tactics) + 1)
+            costs.append(-e.log_priors[at] if at is not None else math.inf)
             firsts.append(math.exp(e.log_priors[0]))
-            total = sum(math.exp(x) for x in e.log_priors)
-            masses.append(math.log(total))
-            entropies.append(-sum(math.exp(x) / total * (x - math.log(total)) for x in e.log_priors))
+            mass = math.log(sum(math.exp(x) for x in e.log_priors))
+            masses.append(mass)
+            entropies.append(-sum(math.exp(x - mass) * (x - mass) for x in e.log_priors))
     sizes = [len(c) for _, _, c in steps]
     n = len(steps)
 

@@ -15,7 +15,6 @@ and the proofs that model makes cheaper than the first model does. Steps whose t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -24,19 +23,21 @@ import torch
 
 from hyperprover.envs.base import BackwardEnv, Goal, make_env, proof_from_json
 from hyperprover.model.expander import load_expander
+from hyperprover.results import proved_proofs
 from hyperprover.search.expander import DecodingConfig
 
 
 def proofs_of(paths: list[str], env: BackwardEnv) -> list[tuple[str, list[tuple[Goal, str]]]]:
-    """(label, steps) of each proved record, the first proof of a label only (pass@k files repeat labels)."""
+    """(label, steps) of each theorem's first proof, the first file holding one winning."""
     seen: dict[str, list[tuple[Goal, str]]] = {}
     for path in paths:
-        if not Path(path).is_file():
-            raise SystemExit(f"proof_cost: no results file {path}: give the eval_results.jsonl of a `hyperprover eval`")
-        for line in Path(path).read_text().splitlines():
-            record = json.loads(line)
-            if record.get("proved") and record.get("proof") and record["label"] not in seen:
-                seen[record["label"]] = proof_from_json(env, record["proof"]).steps()
+        try:
+            proved = proved_proofs(path)
+        except ValueError as e:
+            raise SystemExit(f"proof_cost: {e} (give the eval_results.jsonl of a `hyperprover eval`)") from None
+        for label, _, proof in proved:
+            if label not in seen:
+                seen[label] = proof_from_json(env, proof).steps()
     return list(seen.items())
 
 
@@ -82,9 +83,9 @@ def main() -> None:
           f"lists (the rest need substitutions), temperature {args.temperature:g}")
     print(f"{'model':40} {'proof cost':>10} {'step cost':>9} {'mean rank':>9} {'first':>6} {'cheaper':>8} "
           f"{'s/goal':>7}")
-    reference = [sum(-scored[0][g][t][0] for g, t in steps) for steps in listed]
-    for checkpoint, s, sec in zip(args.checkpoint, scored, seconds):
-        costs = [sum(-s[g][t][0] for g, t in steps) for steps in listed]
+    costs_by_model = [[sum(-s[g][t][0] for g, t in steps) for steps in listed] for s in scored]
+    reference = costs_by_model[0]
+    for checkpoint, s, costs, sec in zip(args.checkpoint, scored, costs_by_model, seconds):
         ranks = [s[g][t][1] for steps in listed for g, t in steps]
         cheaper = sum(c < r - 1e-9 for c, r in zip(costs, reference))
         print(f"{'/'.join(Path(checkpoint).parts[-3:])[-40:]:40} {sum(costs) / len(costs):10.2f} "
